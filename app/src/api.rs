@@ -1,0 +1,148 @@
+//! Server functions: public HTTP endpoints under `/api/fn/`. Each one authenticates and touches
+//! only the caller's own data; every mutation is a POST (the default encoding).
+
+use crate::model::{AccountView, AppError, SessionView};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the shell needs to know about the signed-in person.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Me {
+    pub account: AccountView,
+    pub auto_login: bool,
+    pub poll_interval_ms: u64,
+}
+
+#[server(prefix = "/api/fn", endpoint = "signup")]
+pub async fn sign_up(name: String, email: String, password: String, repeat_password: String) -> Result<(), AppError> {
+    use crate::ssr::request::*;
+    respond(async move {
+        let ctx = app_context()?;
+        let login = ctx.auth.sign_up(&name, &email, &password, &repeat_password, &client_info()).await?;
+        set_cookie_header(&ctx.cookie.set(&login.token, None));
+        leptos_axum::redirect("/");
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "login")]
+pub async fn log_in(email: String, password: String, remember: Option<String>) -> Result<(), AppError> {
+    use crate::model::SessionKind;
+    use crate::ssr::request::*;
+    use crate::ssr::service::LoginRequest;
+    respond(async move {
+        let ctx = app_context()?;
+        let request = LoginRequest {
+            email: &email,
+            password: &password,
+            remember: remember.is_some(),
+            kind: SessionKind::Browser,
+            device_name: None,
+        };
+        let login = ctx.auth.log_in(&request, &client_info()).await?;
+        let max_age = login.auto_login.then_some(login.max_age_secs);
+        set_cookie_header(&ctx.cookie.set(&login.token, max_age));
+        leptos_axum::redirect("/");
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "logout")]
+pub async fn log_out() -> Result<(), AppError> {
+    use crate::ssr::request::*;
+    respond(async move {
+        let ctx = app_context()?;
+        if let Ok(current) = current_session() {
+            ctx.auth.log_out(&current, &client_info()).await?;
+        }
+        set_cookie_header(&ctx.cookie.clear());
+        leptos_axum::redirect("/login");
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "me")]
+pub async fn get_me() -> Result<Me, AppError> {
+    use crate::ssr::request::*;
+    respond(async move {
+        let ctx = app_context()?;
+        let current = current_session()?;
+        Ok(Me {
+            account: crate::ssr::AuthService::account_view(&current),
+            auto_login: current.auto_login,
+            poll_interval_ms: ctx.poll_interval_ms,
+        })
+    })
+    .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
+    use crate::ssr::request::*;
+    respond(async move {
+        let ctx = app_context()?;
+        ctx.auth.list_sessions(&current_session()?).await
+    })
+    .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    use crate::ssr::request::*;
+    respond(async move {
+        let ctx = app_context()?;
+        ctx.auth.end_session(&current_session()?, &client_info(), &id).await
+    })
+    .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "terminate_all")]
+pub async fn terminate_all() -> Result<(), AppError> {
+    use crate::ssr::request::*;
+    respond(async move {
+        let ctx = app_context()?;
+        ctx.auth.terminate_all(&current_session()?, &client_info()).await?;
+        set_cookie_header(&ctx.cookie.clear());
+        leptos_axum::redirect("/login");
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    repeat_new_password: String,
+) -> Result<(), AppError> {
+    use crate::ssr::request::*;
+    respond(async move {
+        let ctx = app_context()?;
+        let current = current_session()?;
+        let token = ctx
+            .auth
+            .change_password(&current, &client_info(), &current_password, &new_password, &repeat_new_password)
+            .await?;
+        let max_age = current.auto_login.then(|| (current.expires_at - ctx.auth.now()).max(0) / 1000);
+        set_cookie_header(&ctx.cookie.set(&token, max_age));
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "reset_auto_login")]
+pub async fn reset_auto_login(password: String) -> Result<(), AppError> {
+    use crate::ssr::request::*;
+    respond(async move {
+        let ctx = app_context()?;
+        let current = current_session()?;
+        let token = ctx.auth.reset_auto_login(&current, &client_info(), &password).await?;
+        // The current login is kept but no longer remembered: a cookie that dies with the browser.
+        set_cookie_header(&ctx.cookie.set(&token, None));
+        Ok(())
+    })
+    .await
+}

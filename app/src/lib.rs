@@ -1,0 +1,67 @@
+//! Postern's application: shared types, pages and server functions. Server-only code lives in
+//! [`ssr`], compiled only with the `ssr` feature.
+
+pub mod api;
+pub mod components;
+pub mod model;
+pub mod pages;
+pub mod time_fmt;
+
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Marks the page as interactive, so tests (and people) know the WASM has taken over.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/postern.css"/>
+        <Title formatter=|text| format!("{text} – Postern")/>
+        <Router>
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/login") view=pages::auth::LoginPage/>
+                <Route path=path!("/signup") view=pages::auth::SignupPage/>
+                <ParentRoute path=path!("") view=pages::shell::Shell>
+                    <Route path=path!("") view=pages::shell::Inbox/>
+                    <ParentRoute path=path!("settings") view=pages::settings::SettingsLayout>
+                        <Route path=path!("") view=pages::settings::SettingsHome/>
+                        <Route path=path!("sessions") view=pages::sessions::SessionsPage/>
+                        <Route path=path!("password") view=pages::settings::PasswordPage/>
+                    </ParentRoute>
+                    <Route path=path!("account/security") view=pages::settings::SecurityPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,210 @@
+//! Domain types shared by the server and the browser. None of them ever carries a token or a hash.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a session ended. The same words everywhere: database, JSON API, status poll.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    LoggedOut,
+    EndedByUser,
+    TerminatedAll,
+    Expired,
+    PasswordChanged,
+    AutoLoginReset,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 6] = [
+        EndReason::LoggedOut,
+        EndReason::EndedByUser,
+        EndReason::TerminatedAll,
+        EndReason::Expired,
+        EndReason::PasswordChanged,
+        EndReason::AutoLoginReset,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::LoggedOut => "logged_out",
+            EndReason::EndedByUser => "ended_by_user",
+            EndReason::TerminatedAll => "terminated_all",
+            EndReason::Expired => "expired",
+            EndReason::PasswordChanged => "password_changed",
+            EndReason::AutoLoginReset => "auto_login_reset",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a session logged in: a web browser (cookie) or the mobile mail app (bearer token).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Browser,
+    App,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Browser => "browser",
+            SessionKind::App => "app",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "browser" => Some(SessionKind::Browser),
+            "app" => Some(SessionKind::App),
+            _ => None,
+        }
+    }
+}
+
+/// The signed-in account, as the shell shows it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AccountView {
+    pub name: String,
+    pub email: String,
+}
+
+/// One active session as the Manage Sessions page and the JSON API show it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SessionView {
+    /// Public id: never the token, never its hash.
+    pub id: String,
+    /// What a person would call the device: "Chrome on Linux", "Mail app on Pixel 8".
+    pub device: String,
+    /// The raw user agent, shown on hover.
+    pub user_agent: String,
+    pub ip: String,
+    pub kind: SessionKind,
+    pub auto_login: bool,
+    /// Unix time in milliseconds.
+    pub created_at: i64,
+    /// Unix time in milliseconds.
+    pub last_active_at: i64,
+    pub current: bool,
+}
+
+/// The answer of `GET /api/session/status`: always 200, so that an ended session never shows up
+/// as a failed request in the browser console.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SessionStatus {
+    Active {
+        /// Changes whenever a session of the account starts or ends, so that open Manage Sessions
+        /// pages know when to reload their list.
+        sessions_version: i64,
+    },
+    Ended {
+        reason: EndReason,
+    },
+    None,
+}
+
+/// Every error a user can meet, with a message they can act on. Server-side causes (SQL, I/O)
+/// are logged and reach the user only as `Internal` or `Unavailable`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum AppError {
+    #[error("Please log in.")]
+    Unauthorized,
+    #[error("The e-mail address or password is incorrect.")]
+    InvalidCredentials,
+    #[error("{message}")]
+    Validation { field: String, message: String },
+    #[error("That session does not exist.")]
+    NotFound,
+    #[error("{message}")]
+    Conflict { message: String },
+    #[error("Your session has ended.")]
+    SessionEnded { reason: EndReason },
+    #[error("Too many attempts. Please try again later.")]
+    TooManyAttempts,
+    #[error("The request was refused because it did not come from this site.")]
+    Forbidden,
+    #[error("The service is temporarily unavailable. Please try again in a moment.")]
+    Unavailable,
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    /// Transport-level failures reported by the server-function machinery (network down, bad
+    /// encoding). The text is the framework's, never a server-side cause.
+    #[error("The request could not be completed: {message}")]
+    Request { message: String },
+}
+
+impl AppError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        AppError::Validation { field: field.to_string(), message: message.into() }
+    }
+
+    /// The field a validation error belongs to, so a form can show it beside that field.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Validation { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthorized | AppError::InvalidCredentials | AppError::SessionEnded { .. } => 401,
+            AppError::Validation { .. } => 400,
+            AppError::NotFound => 404,
+            AppError::Conflict { .. } => 409,
+            AppError::TooManyAttempts => 429,
+            AppError::Forbidden => 403,
+            AppError::Unavailable => 503,
+            AppError::Internal => 500,
+            AppError::Request { .. } => 400,
+        }
+    }
+
+    /// The machine-readable code of the JSON API (`{"error": code}`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthorized => "unauthorized",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Validation { .. } => "validation",
+            AppError::NotFound => "not_found",
+            AppError::Conflict { .. } => "conflict",
+            AppError::SessionEnded { .. } => "session_ended",
+            AppError::TooManyAttempts => "too_many_attempts",
+            AppError::Forbidden => "forbidden",
+            AppError::Unavailable => "unavailable",
+            AppError::Internal => "internal",
+            AppError::Request { .. } => "bad_request",
+        }
+    }
+}
+
+impl leptos::server_fn::error::FromServerFnError for AppError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        AppError::Request { message: value.to_string() }
+    }
+}
+
+/// Input limits shared by the forms (client hints) and the server (enforced).
+pub mod limits {
+    pub const EMAIL_MAX: usize = 254;
+    pub const NAME_MAX: usize = 100;
+    pub const PASSWORD_MIN: usize = 8;
+    /// NIST 800-63B asks for at least 64; we accept 256 characters and never truncate.
+    pub const PASSWORD_MAX: usize = 256;
+    pub const DEVICE_NAME_MAX: usize = 64;
+}

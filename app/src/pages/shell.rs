@@ -1,0 +1,261 @@
+//! The webmail shell around every signed-in page, and the watcher that notices when the session
+//! was ended elsewhere.
+
+use crate::api::{get_me, LogOut};
+use crate::model::EndReason;
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Outlet;
+use leptos_router::hooks::use_query_map;
+
+/// Bumped whenever the poll learns that the account's set of sessions changed: lists reload.
+#[derive(Clone, Copy)]
+pub struct SessionsChanged(pub RwSignal<u64>);
+
+#[component]
+pub fn Shell() -> impl IntoView {
+    let me = Resource::new(|| (), |_| get_me());
+    let logout = ServerAction::<LogOut>::new();
+    let ended = RwSignal::new(None::<EndReason>);
+    let changed = SessionsChanged(RwSignal::new(0));
+    provide_context(changed);
+
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading your mailbox…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(me) => {
+                        view! {
+                            <SessionWatcher interval_ms=me.poll_interval_ms ended changed/>
+                            <LoggedOutNotice ended/>
+                            <div class="app" hidden=move || ended.get().is_some()>
+                                <a class="skip-link" href="#main">"Skip to content"</a>
+                                <header class="topbar">
+                                    <a class="brand" href="/">"Postern"</a>
+                                    <div class="account">
+                                        <span class="account-name">{me.account.name.clone()}</span>
+                                        <span class="account-email">{me.account.email.clone()}</span>
+                                    </div>
+                                    <nav class="topbar-actions" aria-label="Account">
+                                        <a class="button secondary" href="/account/security">"My Account"</a>
+                                        <ActionForm action=logout>
+                                            <button type="submit" class="button secondary">"Log out"</button>
+                                        </ActionForm>
+                                    </nav>
+                                </header>
+                                <div class="workspace">
+                                    <nav class="sidebar" aria-label="Mail folders">
+                                        <ul class="folders">
+                                            {FOLDERS
+                                                .iter()
+                                                .map(|(slug, label)| {
+                                                    let href = if *slug == "inbox" {
+                                                        "/".to_string()
+                                                    } else {
+                                                        format!("/?folder={slug}")
+                                                    };
+                                                    view! { <li><a href=href>{*label}</a></li> }
+                                                })
+                                                .collect_view()}
+                                        </ul>
+                                        <a class="settings-link" href="/settings">
+                                            <span aria-hidden="true">"⚙ "</span>
+                                            "Settings"
+                                        </a>
+                                    </nav>
+                                    <main id="main" class="content" tabindex="-1">
+                                        <Outlet/>
+                                    </main>
+                                </div>
+                            </div>
+                        }
+                            .into_any()
+                    }
+                    Err(err) => view! { <SignedOut message=err.to_string()/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+const FOLDERS: [(&str, &str); 5] =
+    [("inbox", "Inbox"), ("drafts", "Drafts"), ("sent", "Sent"), ("spam", "Spam"), ("trash", "Trash")];
+
+/// Shown when the shell is reached without a session by client-side navigation (a page load
+/// without one is redirected by the server before it renders).
+#[component]
+fn SignedOut(message: String) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let _ = window().location().set_href("/login");
+    });
+    view! {
+        <main class="center-page">
+            <p role="alert">{message}</p>
+            <p><a href="/login" rel="external">"Log in"</a></p>
+        </main>
+    }
+}
+
+#[component]
+pub fn Inbox() -> impl IntoView {
+    let query = use_query_map();
+    let folder = move || {
+        let slug = query.read().get("folder").unwrap_or_else(|| "inbox".into());
+        FOLDERS.iter().find(|(s, _)| *s == slug).map(|(_, label)| *label).unwrap_or("Inbox")
+    };
+    view! {
+        <Title text=move || folder().to_string()/>
+        <h1>{folder}</h1>
+        <div class="empty-state">
+            <p>"No messages in " {folder} "."</p>
+        </div>
+    }
+}
+
+/// Full-page notice shown once the session was ended from elsewhere; the mailbox behind it is
+/// hidden.
+#[component]
+fn LoggedOutNotice(ended: RwSignal<Option<EndReason>>) -> impl IntoView {
+    move || {
+        ended.get().map(|reason| {
+            view! {
+                <div class="logged-out-backdrop">
+                    <div class="card logged-out" role="alert">
+                        <h1>"You have been automatically logged out"</h1>
+                        <p>{explain(reason)}</p>
+                        <a class="button primary" href="/login" rel="external">"Log in again"</a>
+                    </div>
+                </div>
+            }
+        })
+    }
+}
+
+fn explain(reason: EndReason) -> &'static str {
+    match reason {
+        EndReason::EndedByUser => "This session was ended from another device signed in to your account.",
+        EndReason::TerminatedAll => "All sessions of your account were ended.",
+        EndReason::PasswordChanged => "The password of your account was changed.",
+        EndReason::AutoLoginReset => "Remembered logins of your account were reset.",
+        EndReason::Expired => "Your session expired. For your security, sessions end after a while.",
+        EndReason::LoggedOut => "You logged out.",
+    }
+}
+
+/// Polls `GET /api/session/status` every `interval_ms`, when the tab becomes visible again, and
+/// listens to the other tabs of this browser (background tabs have their timers throttled).
+/// A failed poll (network down, server restarting) is not a logout: it says nothing and tries
+/// again.
+#[component]
+fn SessionWatcher(interval_ms: u64, ended: RwSignal<Option<EndReason>>, changed: SessionsChanged) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    watcher::start(interval_ms, ended, changed.0);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (interval_ms, ended, changed);
+}
+
+#[cfg(feature = "hydrate")]
+mod watcher {
+    use crate::model::{EndReason, SessionStatus};
+    use leptos::prelude::*;
+    use std::cell::RefCell;
+    use std::time::Duration;
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+
+    const CHANNEL: &str = "postern-session";
+
+    thread_local! {
+        static TAB_CHANNEL: RefCell<Option<web_sys::BroadcastChannel>> = const { RefCell::new(None) };
+    }
+
+    pub fn start(interval_ms: u64, ended: RwSignal<Option<EndReason>>, changed: RwSignal<u64>) {
+        let last_version = StoredValue::new(None::<i64>);
+        let on_status = move |status: SessionStatus| match status {
+            SessionStatus::Active { sessions_version } => {
+                let previous = last_version.try_get_value().flatten();
+                last_version.try_set_value(Some(sessions_version));
+                if previous.is_some_and(|p| p != sessions_version) {
+                    changed.try_update(|n| *n += 1);
+                }
+            }
+            SessionStatus::Ended { reason: EndReason::LoggedOut } | SessionStatus::None => {
+                // Logged out in this browser (another tab): no notice, just the login page.
+                let _ = window().location().set_href("/login");
+            }
+            SessionStatus::Ended { reason } => {
+                if ended.try_get_untracked().flatten().is_none() {
+                    ended.try_set(Some(reason));
+                    broadcast(reason);
+                }
+            }
+        };
+        let poll = move || {
+            leptos::task::spawn_local(async move {
+                if let Some(status) = fetch_status().await {
+                    on_status(status);
+                }
+            })
+        };
+
+        let interval = set_interval_with_handle(poll, Duration::from_millis(interval_ms.max(250))).ok();
+        let visibility = window_event_listener(leptos::ev::visibilitychange, move |_| {
+            if document().visibility_state() == web_sys::VisibilityState::Visible {
+                poll();
+            }
+        });
+        listen_to_other_tabs(ended);
+        on_cleanup(move || {
+            if let Some(handle) = interval {
+                handle.clear();
+            }
+            visibility.remove();
+        });
+    }
+
+    fn listen_to_other_tabs(ended: RwSignal<Option<EndReason>>) {
+        TAB_CHANNEL.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if slot.is_none() {
+                *slot = web_sys::BroadcastChannel::new(CHANNEL).ok();
+            }
+            if let Some(channel) = slot.as_ref() {
+                let handler = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                    let reason = ev.data().as_string().as_deref().and_then(EndReason::parse);
+                    if let Some(reason) = reason {
+                        if ended.try_get_untracked().flatten().is_none() {
+                            ended.try_set(Some(reason));
+                        }
+                    }
+                });
+                channel.set_onmessage(Some(handler.as_ref().unchecked_ref()));
+                // The handler lives as long as the page; a remount replaces it.
+                handler.forget();
+            }
+        });
+    }
+
+    fn broadcast(reason: EndReason) {
+        TAB_CHANNEL.with(|slot| {
+            if let Some(channel) = slot.borrow().as_ref() {
+                let _ = channel.post_message(&JsValue::from_str(reason.as_str()));
+            }
+        });
+    }
+
+    async fn fetch_status() -> Option<SessionStatus> {
+        let init = web_sys::RequestInit::new();
+        init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+        init.set_cache(web_sys::RequestCache::NoStore);
+        let response = JsFuture::from(window().fetch_with_str_and_init("/api/session/status", &init)).await.ok()?;
+        let response: web_sys::Response = response.dyn_into().ok()?;
+        if !response.ok() {
+            return None;
+        }
+        let text = JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
+        serde_json::from_str(&text).ok()
+    }
+}

@@ -1,0 +1,75 @@
+//! The session cookie. Over https it is `__Host-` prefixed and `Secure`; on plain http
+//! (development, tests on 127.0.0.1) it is neither, or browsers would drop it.
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CookieSettings {
+    pub secure: bool,
+}
+
+impl CookieSettings {
+    pub fn name(&self) -> &'static str {
+        if self.secure { "__Host-postern_session" } else { "postern_session" }
+    }
+
+    /// `Set-Cookie` value for a new token. A remembered login persists for `max_age_secs`; any
+    /// other is a browser-session cookie that dies with the browser.
+    pub fn set(&self, token: &str, persistent_max_age_secs: Option<i64>) -> String {
+        let mut c = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax", self.name());
+        if let Some(secs) = persistent_max_age_secs {
+            c.push_str(&format!("; Max-Age={secs}"));
+        }
+        if self.secure {
+            c.push_str("; Secure");
+        }
+        c
+    }
+
+    pub fn clear(&self) -> String {
+        let mut c = format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", self.name());
+        if self.secure {
+            c.push_str("; Secure");
+        }
+        c
+    }
+
+    /// The session token in a `Cookie` request header, if any.
+    pub fn token_from_header<'a>(&self, header: &'a str) -> Option<&'a str> {
+        header
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.name())
+            .map(|(_, value)| value.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_cookie_is_not_secure() {
+        let c = CookieSettings { secure: false };
+        let set = c.set("tok", None);
+        assert_eq!(set, "postern_session=tok; Path=/; HttpOnly; SameSite=Lax");
+        assert!(c.set("tok", Some(60)).contains("Max-Age=60"));
+    }
+
+    #[test]
+    fn https_cookie_is_host_prefixed_and_secure() {
+        let c = CookieSettings { secure: true };
+        let set = c.set("tok", Some(60));
+        assert!(set.starts_with("__Host-postern_session=tok; Path=/; HttpOnly; SameSite=Lax"));
+        assert!(set.ends_with("; Secure"));
+        assert!(c.clear().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn finds_the_token_among_other_cookies() {
+        let c = CookieSettings { secure: false };
+        assert_eq!(c.token_from_header("a=1; postern_session=abc; b=2"), Some("abc"));
+        assert_eq!(c.token_from_header("a=1"), None);
+        assert_eq!(c.token_from_header("postern_session="), None);
+        assert_eq!(c.token_from_header("xpostern_session=abc"), None);
+    }
+}

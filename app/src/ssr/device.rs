@@ -1,0 +1,52 @@
+//! "Chrome on Linux": the device column, from the user agent. Parsing is woothee's (a small,
+//! maintained, data-driven parser with no regex set to load at start-up).
+
+use crate::model::SessionKind;
+
+/// A person's words for the device a session runs on.
+pub fn describe(kind: SessionKind, device_name: Option<&str>, user_agent: &str) -> String {
+    if kind == SessionKind::App {
+        return format!("Mail app on {}", device_name.unwrap_or("unknown device"));
+    }
+    let Some(ua) = woothee::parser::Parser::new().parse(user_agent) else {
+        return "Unknown browser".to_string();
+    };
+    let browser = match ua.name {
+        "UNKNOWN" | "" => "Unknown browser",
+        name => name,
+    };
+    let os = match ua.os {
+        "UNKNOWN" | "" => None,
+        "Mac OSX" => Some("macOS"),
+        os if os.starts_with("Windows") => Some("Windows"),
+        os => Some(os),
+    };
+    match os {
+        Some(os) => format!("{browser} on {os}"),
+        None => browser.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_common_browsers() {
+        let chrome_linux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(describe(SessionKind::Browser, None, chrome_linux), "Chrome on Linux");
+        let firefox_windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
+        assert_eq!(describe(SessionKind::Browser, None, firefox_windows), "Firefox on Windows");
+    }
+
+    #[test]
+    fn is_honest_about_unknown_agents() {
+        assert_eq!(describe(SessionKind::Browser, None, "curl/8.5.0"), "Unknown browser");
+        assert_eq!(describe(SessionKind::Browser, None, ""), "Unknown browser");
+    }
+
+    #[test]
+    fn names_app_sessions_by_device() {
+        assert_eq!(describe(SessionKind::App, Some("Pixel 8"), "okhttp"), "Mail app on Pixel 8");
+    }
+}

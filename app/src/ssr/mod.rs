@@ -1,0 +1,14 @@
+//! Server-only code: the store, authentication and everything that touches secrets.
+
+pub mod clock;
+pub mod cookie;
+pub mod device;
+pub mod password;
+pub mod request;
+pub mod service;
+pub mod store;
+pub mod token;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use service::{AuthService, ClientInfo, CurrentSession, Resolved, SessionPolicy};
+pub use store::Store;

@@ -1,0 +1,124 @@
+//! Password policy (NIST 800-63B) and hashing (argon2id on the blocking pool, behind a limit).
+
+use crate::model::{limits, AppError};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// NIST 800-63B: a minimum length, a generous maximum that is never truncated, and a check
+/// against easily guessed passwords instead of composition rules. The guessability check is
+/// zxcvbn's (its dictionaries hold the common-password lists and it also penalises the user's own
+/// name and e-mail).
+pub fn check_new_password(password: &str, user_inputs: &[&str], field: &str) -> Result<(), AppError> {
+    let chars = password.chars().count();
+    if chars < limits::PASSWORD_MIN {
+        return Err(AppError::validation(field, "Use at least 8 characters for your password."));
+    }
+    if chars > limits::PASSWORD_MAX {
+        return Err(AppError::validation(field, "Use at most 256 characters for your password."));
+    }
+    let estimate = zxcvbn::zxcvbn(password, user_inputs);
+    if (estimate.score() as u8) < 3 {
+        return Err(AppError::validation(
+            field,
+            "This password is too easy to guess. Try a longer phrase of unrelated words.",
+        ));
+    }
+    Ok(())
+}
+
+/// Argon2id with OWASP's parameters (m = 19 MiB, t = 2, p = 1).
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    params: Params,
+    /// Hashing takes ~20 MiB and tens of milliseconds: at most this many at once, so a login
+    /// storm queues here instead of starving the rest of the server.
+    limit: Arc<Semaphore>,
+    /// Verified when the e-mail is unknown, so that an unknown e-mail and a wrong password take
+    /// the same time.
+    dummy_hash: Arc<String>,
+}
+
+impl PasswordHasherPool {
+    pub fn new(concurrency: usize) -> Self {
+        Self::with_params(concurrency, Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params"))
+    }
+
+    /// Cheaper parameters for tests that create many accounts. Never used by the server binary.
+    pub fn for_tests() -> Self {
+        Self::with_params(4, Params::new(1024, 1, 1, None).expect("valid argon2 params"))
+    }
+
+    fn with_params(concurrency: usize, params: Params) -> Self {
+        let dummy_hash = hash_with(&params, "postern dummy password for timing").expect("hash dummy");
+        Self { params, limit: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: Arc::new(dummy_hash) }
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, AppError> {
+        let _permit = self.limit.acquire().await.map_err(|_| AppError::Internal)?;
+        let params = self.params.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hash_with(&params, &password))
+            .await
+            .map_err(|_| AppError::Internal)?
+    }
+
+    /// Verifies `password` against `hash`, or against a dummy hash when there is no account, so
+    /// both cases cost the same.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, AppError> {
+        let _permit = self.limit.acquire().await.map_err(|_| AppError::Internal)?;
+        let known = hash.is_some();
+        let hash = hash.map(str::to_owned).unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            let parsed = PasswordHash::new(&hash).map_err(|_| AppError::Internal)?;
+            // The parameters come from the stored hash, so older hashes keep verifying.
+            Ok::<bool, AppError>(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await
+        .map_err(|_| AppError::Internal)??;
+        Ok(known && ok)
+    }
+}
+
+fn hash_with(params: &Params, password: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| AppError::Internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_follows_nist() {
+        assert!(check_new_password("short", &[], "password").is_err());
+        assert!(check_new_password("password", &[], "password").is_err());
+        assert!(check_new_password("12345678", &[], "password").is_err());
+        assert!(check_new_password("Lighthouse-Quartz-Maple-42", &[], "password").is_ok());
+        // 64 characters must be accepted; over 256 is refused rather than truncated.
+        let long = "correct horse battery staple lighthouse quartz maple 42 glacier!";
+        assert_eq!(long.chars().count(), 64);
+        assert!(check_new_password(long, &[], "password").is_ok());
+        assert!(check_new_password(&"x7$".repeat(90), &[], "password").is_err());
+    }
+
+    #[test]
+    fn policy_penalises_own_name_and_email() {
+        assert!(check_new_password("alice.smith@example.com", &["alice.smith@example.com", "Alice Smith"], "password").is_err());
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_and_verify() {
+        let pool = PasswordHasherPool::new(2);
+        let hash = pool.hash("Lighthouse-Quartz-Maple-42").await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(pool.verify("Lighthouse-Quartz-Maple-42", Some(&hash)).await.unwrap());
+        assert!(!pool.verify("lighthouse-quartz-maple-42", Some(&hash)).await.unwrap());
+        assert!(!pool.verify("Lighthouse-Quartz-Maple-42", None).await.unwrap());
+    }
+}

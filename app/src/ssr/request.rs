@@ -1,0 +1,66 @@
+//! What server functions read from the request they serve: the services, the session the
+//! authentication middleware resolved, and the client's address.
+
+use super::cookie::CookieSettings;
+use super::service::{AuthService, ClientInfo, CurrentSession, Resolved};
+use crate::model::AppError;
+use http::header::{ACCEPT, SET_COOKIE};
+use http::{HeaderValue, StatusCode};
+use leptos::prelude::*;
+
+/// Everything the server side of the app needs, provided as Leptos context and axum state.
+#[derive(Clone)]
+pub struct AppContext {
+    pub auth: AuthService,
+    pub cookie: CookieSettings,
+    /// How often pages poll the session status, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+pub fn app_context() -> Result<AppContext, AppError> {
+    use_context::<AppContext>().ok_or_else(|| {
+        tracing::error!("AppContext missing from Leptos context");
+        AppError::Internal
+    })
+}
+
+fn parts() -> Result<http::request::Parts, AppError> {
+    use_context::<http::request::Parts>().ok_or(AppError::Internal)
+}
+
+/// The session this request runs in, as the middleware resolved it.
+pub fn resolved() -> Resolved {
+    parts().ok().and_then(|p| p.extensions.get::<Resolved>().cloned()).unwrap_or(Resolved::None)
+}
+
+pub fn current_session() -> Result<CurrentSession, AppError> {
+    resolved().require().cloned()
+}
+
+pub fn client_info() -> ClientInfo {
+    parts().ok().and_then(|p| p.extensions.get::<ClientInfo>().cloned()).unwrap_or_default()
+}
+
+/// Runs a server function body. On error the response gets the error's HTTP status, except for
+/// plain (no-JavaScript) form posts, which the framework answers with a redirect back.
+pub async fn respond<T>(body: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
+    let result = body.await;
+    if let Err(err) = &result {
+        let plain_form = parts()
+            .ok()
+            .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+            .unwrap_or(false);
+        if !plain_form {
+            if let (Some(res), Ok(status)) = (use_context::<leptos_axum::ResponseOptions>(), StatusCode::from_u16(err.status())) {
+                res.set_status(status);
+            }
+        }
+    }
+    result
+}
+
+pub fn set_cookie_header(value: &str) {
+    if let (Some(res), Ok(v)) = (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(value)) {
+        res.append_header(SET_COOKIE, v);
+    }
+}

@@ -1,0 +1,52 @@
+//! Timestamps rendered the same way on the server and in the browser (no hydration mismatch):
+//! absolute UTC, computed from the stored milliseconds alone.
+
+/// `2026-11-26 18:05 UTC` for a Unix time in milliseconds.
+pub fn format_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+/// ISO 8601 for the `datetime` attribute of `<time>`.
+pub fn iso_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_the_epoch_and_a_leap_day() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        // 2024-02-29T13:45:30Z
+        assert_eq!(format_utc(1_709_214_330_000), "2024-02-29 13:45 UTC");
+        assert_eq!(iso_utc(1_709_214_330_000), "2024-02-29T13:45:30Z");
+    }
+
+    #[test]
+    fn formats_before_the_epoch() {
+        assert_eq!(format_utc(-1000), "1969-12-31 23:59 UTC");
+    }
+}

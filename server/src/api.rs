@@ -1,0 +1,213 @@
+//! The JSON API for the mobile mail app (`/api/v1`), bearer tokens only: cookies are ignored, so
+//! a browser can never be tricked into using it. Also the page poll and health endpoints.
+
+use crate::error::ApiError;
+use crate::middleware::client_info;
+use crate::AppState;
+use app::model::{AppError, SessionKind, SessionStatus, SessionView};
+use app::ssr::service::LoginRequest;
+use app::ssr::{ClientInfo, CurrentSession};
+use app::time_fmt::iso_utc;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/sessions", get(sessions).delete(terminate_all))
+        .route("/api/v1/sessions/{id}", delete(end_session))
+        .route("/api/session/status", get(status))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+}
+
+/// A JSON body; anything else (wrong content type, malformed JSON) is a JSON 400/415 error.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let body = serde_json::json!({ "error": "bad_request", "message": rejection.body_text() });
+                Err((status, Json(body)).into_response())
+            }
+        }
+    }
+}
+
+/// The caller's session, from `Authorization: Bearer <token>`, checked against the database on
+/// every request: an ended session is refused on its very next request.
+pub struct Bearer {
+    pub session: CurrentSession,
+    pub client: ClientInfo,
+}
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(AppError::Unauthorized)?;
+        let resolved = state.ctx.auth.authenticate(token, true).await?;
+        let session = resolved.require()?.clone();
+        let req = Request::from_parts(parts.clone(), axum::body::Body::empty());
+        Ok(Bearer { session, client: client_info(&req, &state.trusted_proxies) })
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginBody {
+    email: String,
+    password: String,
+    device_name: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginAnswer {
+    token: String,
+    session_id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MeAnswer {
+    email: String,
+    name: String,
+    session_id: String,
+}
+
+/// A session as the API shows it; times are ISO 8601 UTC.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiSession {
+    id: String,
+    device: String,
+    ip: String,
+    #[schema(value_type = String, example = "app")]
+    kind: SessionKind,
+    auto_login: bool,
+    created_at: String,
+    last_active_at: String,
+    current: bool,
+}
+
+impl From<SessionView> for ApiSession {
+    fn from(s: SessionView) -> Self {
+        ApiSession {
+            id: s.id,
+            device: s.device,
+            ip: s.ip,
+            kind: s.kind,
+            auto_login: s.auto_login,
+            created_at: iso_utc(s.created_at),
+            last_active_at: iso_utc(s.last_active_at),
+            current: s.current,
+        }
+    }
+}
+
+/// Log the mail app in; the session is an auto-login of kind app, named after the device.
+#[utoipa::path(post, path = "/api/v1/login", request_body = LoginBody,
+    responses((status = 200, body = LoginAnswer), (status = 401, description = "invalid_credentials"),
+              (status = 400, description = "validation"), (status = 415, description = "not JSON")))]
+pub async fn login(State(state): State<AppState>, req: Request) -> Result<Json<LoginAnswer>, Response> {
+    let client = client_info(&req, &state.trusted_proxies);
+    let JsonBody(body) = JsonBody::<LoginBody>::from_request(req, &state).await?;
+    let request = LoginRequest {
+        email: &body.email,
+        password: &body.password,
+        remember: true,
+        kind: SessionKind::App,
+        device_name: Some(&body.device_name),
+    };
+    let login = state.ctx.auth.log_in(&request, &client).await.map_err(|e| ApiError(e).into_response())?;
+    Ok(Json(LoginAnswer { token: login.token, session_id: login.session_id }))
+}
+
+/// End the calling session.
+#[utoipa::path(post, path = "/api/v1/logout", responses((status = 204), (status = 401)),
+    security(("bearer" = [])))]
+pub async fn logout(State(state): State<AppState>, caller: Bearer) -> Result<StatusCode, ApiError> {
+    state.ctx.auth.log_out(&caller.session, &caller.client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the token belongs to.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeAnswer),
+    (status = 401, description = "unauthorized, or session_ended with a reason")), security(("bearer" = [])))]
+pub async fn me(caller: Bearer) -> Json<MeAnswer> {
+    Json(MeAnswer { email: caller.session.email, name: caller.session.name, session_id: caller.session.session_id })
+}
+
+/// The account's active sessions, the caller's first.
+#[utoipa::path(get, path = "/api/v1/sessions", responses((status = 200, body = [ApiSession]), (status = 401)),
+    security(("bearer" = [])))]
+pub async fn sessions(State(state): State<AppState>, caller: Bearer) -> Result<Json<Vec<ApiSession>>, ApiError> {
+    let list = state.ctx.auth.list_sessions(&caller.session).await?;
+    Ok(Json(list.into_iter().map(ApiSession::from).collect()))
+}
+
+/// End another session of the account. Already ended: 204; the caller's own: 409; never
+/// existed or another account's: 404.
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", params(("id" = String, Path)),
+    responses((status = 204), (status = 401), (status = 404), (status = 409)), security(("bearer" = [])))]
+pub async fn end_session(State(state): State<AppState>, caller: Bearer, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    state.ctx.auth.end_session(&caller.session, &caller.client, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session of the account, the caller's included.
+#[utoipa::path(delete, path = "/api/v1/sessions", responses((status = 204), (status = 401)),
+    security(("bearer" = [])))]
+pub async fn terminate_all(State(state): State<AppState>, caller: Bearer) -> Result<StatusCode, ApiError> {
+    state.ctx.auth.terminate_all(&caller.session, &caller.client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The page poll: always 200 with the session's state, never counted as activity.
+pub async fn status(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| state.ctx.cookie.token_from_header(h).map(str::to_owned));
+    match state.ctx.auth.status(token.as_deref()).await {
+        Ok(status) => no_store(Json(status)),
+        // Not a logout: the page keeps polling and says nothing.
+        Err(err) => ApiError(err).into_response(),
+    }
+}
+
+fn no_store(body: Json<SessionStatus>) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], body).into_response()
+}
+
+/// Ready when the database answers.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.ctx.auth.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}

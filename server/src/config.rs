@@ -1,0 +1,118 @@
+//! Typed configuration from command-line flags and the environment (`--help` lists them all).
+
+use clap::Parser;
+use std::net::{IpAddr, SocketAddr};
+
+#[derive(Parser, Clone, Debug)]
+#[command(name = "postern", version, about = "Postern: see and end every login to your mail account")]
+pub struct Config {
+    /// Database URL: `sqlite://data/postern.db` (default, a file created on first start) or
+    /// `postgres://user:password@host/db` for deployments with several instances.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/postern.db", hide_env_values = true)]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "POSTERN_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// The URL people use to reach Postern. With `https://` the session cookie is `Secure` and
+    /// `__Host-` prefixed; its origin is the one cross-site checks compare `Origin` against.
+    #[arg(long, env = "POSTERN_PUBLIC_URL", default_value = "http://127.0.0.1:3000")]
+    pub public_url: String,
+
+    /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated IP addresses). The
+    /// client address is the right-most one in the header that is not a trusted proxy.
+    #[arg(long, env = "POSTERN_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// Minutes without activity after which a browser session ends.
+    #[arg(long, env = "POSTERN_IDLE_TIMEOUT_MINUTES", default_value_t = 30)]
+    pub idle_timeout_minutes: i64,
+
+    /// Hours after login at which a browser session ends, however active.
+    #[arg(long, env = "POSTERN_MAX_AGE_HOURS", default_value_t = 12)]
+    pub max_age_hours: i64,
+
+    /// Days without activity after which a remembered login ("Stay logged in", mail app) ends.
+    #[arg(long, env = "POSTERN_REMEMBERED_IDLE_DAYS", default_value_t = 14)]
+    pub remembered_idle_days: i64,
+
+    /// Days after login at which a remembered login ends, however active.
+    #[arg(long, env = "POSTERN_REMEMBERED_MAX_AGE_DAYS", default_value_t = 30)]
+    pub remembered_max_age_days: i64,
+
+    /// Days ended sessions and security events are kept before they are purged.
+    #[arg(long, env = "POSTERN_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: i64,
+
+    /// Active sessions an account may have; a login beyond it ends the least recently active.
+    #[arg(long, env = "POSTERN_MAX_SESSIONS", default_value_t = 100)]
+    pub max_sessions: i64,
+
+    /// How often open pages ask whether their session still exists, in milliseconds.
+    #[arg(long, env = "POSTERN_POLL_INTERVAL_MS", default_value_t = 5000)]
+    pub poll_interval_ms: u64,
+
+    /// How often expired sessions are marked and old ones purged, in seconds.
+    #[arg(long, env = "POSTERN_PURGE_INTERVAL_SECS", default_value_t = 3600)]
+    pub purge_interval_secs: u64,
+
+    /// Password hashes computed at once (each takes 19 MiB); defaults to the number of cores.
+    #[arg(long, env = "POSTERN_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+
+    /// Where the built site (WASM, JS, CSS) is served from.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}
+
+impl Config {
+    pub fn session_policy(&self) -> app::ssr::SessionPolicy {
+        const MINUTE: i64 = 60_000;
+        app::ssr::SessionPolicy {
+            idle_ms: self.idle_timeout_minutes * MINUTE,
+            max_age_ms: self.max_age_hours * 60 * MINUTE,
+            remembered_idle_ms: self.remembered_idle_days * 24 * 60 * MINUTE,
+            remembered_max_age_ms: self.remembered_max_age_days * 24 * 60 * MINUTE,
+            retention_ms: self.retention_days * 24 * 60 * MINUTE,
+            max_active: self.max_sessions,
+            ..Default::default()
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// `scheme://host[:port]` of the public URL, as browsers send it in `Origin`.
+    pub fn public_origin(&self) -> String {
+        let url = self.public_url.trim_end_matches('/');
+        match url.find("://") {
+            Some(i) => match url[i + 3..].find('/') {
+                Some(j) => url[..i + 3 + j].to_string(),
+                None => url.to_string(),
+            },
+            None => url.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_sane() {
+        let c = Config::parse_from(["postern"]);
+        assert_eq!(c.database_url, "sqlite://data/postern.db");
+        assert!(!c.secure_cookies());
+        assert_eq!(c.session_policy(), app::ssr::SessionPolicy::default());
+    }
+
+    #[test]
+    fn public_origin_drops_the_path() {
+        let c = Config::parse_from(["postern", "--public-url", "https://mail.example.com/postern/"]);
+        assert_eq!(c.public_origin(), "https://mail.example.com");
+        assert!(c.secure_cookies());
+    }
+}

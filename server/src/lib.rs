@@ -1,0 +1,126 @@
+//! The Postern server: configuration, the axum router (pages, server functions, JSON API) and
+//! background jobs. `main.rs` only parses the configuration and calls [`serve`].
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod middleware;
+pub mod openapi;
+
+use app::ssr::cookie::CookieSettings;
+use app::ssr::password::PasswordHasherPool;
+use app::ssr::request::AppContext;
+use app::ssr::{AuthService, SharedClock, Store, SystemClock};
+use app::{shell, App};
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::{Json, Router};
+use config::Config;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa::OpenApi;
+
+/// Shared by every handler.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub ctx: AppContext,
+    pub public_origin: String,
+    pub trusted_proxies: Arc<Vec<IpAddr>>,
+}
+
+/// Request bodies larger than this are refused with 413: every form and API body is tiny.
+const BODY_LIMIT: usize = 16 * 1024;
+
+/// Opens the database and builds the services from the configuration.
+pub async fn build_state(config: &Config, clock: SharedClock, hasher: PasswordHasherPool) -> Result<AppState, app::ssr::store::StoreError> {
+    let store = Store::connect(&config.database_url).await?;
+    let auth = AuthService::new(store, clock, config.session_policy(), hasher);
+    let leptos_options = LeptosOptions::builder()
+        .output_name("postern")
+        .site_root(config.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    Ok(AppState {
+        leptos_options,
+        ctx: AppContext {
+            auth,
+            cookie: CookieSettings { secure: config.secure_cookies() },
+            poll_interval_ms: config.poll_interval_ms,
+        },
+        public_origin: config.public_origin(),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+    })
+}
+
+/// The whole application as one router.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let leptos_options = state.leptos_options.clone();
+    let ctx = state.ctx.clone();
+    Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(ctx.clone()),
+            move || shell(leptos_options.clone()),
+        )
+        .merge(api::routes())
+        .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session_layer))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Marks expired sessions and purges old ones every `interval`.
+pub fn spawn_purge_job(auth: AuthService, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            match auth.purge().await {
+                Ok((expired, deleted)) => tracing::info!(expired, deleted, "session housekeeping"),
+                Err(err) => tracing::warn!(error = %err, "session housekeeping failed"),
+            }
+        }
+    })
+}
+
+/// Serves until Ctrl-C / SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let hasher = PasswordHasherPool::new(config.hash_concurrency.unwrap_or_else(|| {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    }));
+    let state = build_state(&config, Arc::new(SystemClock), hasher).await?;
+    tracing::info!(backend = state.ctx.auth.store.backend_name(), "database ready");
+    spawn_purge_job(state.ctx.auth.clone(), Duration::from_secs(config.purge_interval_secs.max(1)));
+    let app = router(state);
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    println!("Postern is listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,163 @@
+//! Runs before every page and server function: who the client is, which session it is in,
+//! whether a state-changing request really comes from our own pages, and the security headers.
+
+use crate::AppState;
+use app::model::AppError;
+use app::ssr::{ClientInfo, Resolved};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::net::{IpAddr, SocketAddr};
+
+/// Paths that never need the session looked up: built assets and the endpoints that do their
+/// own authentication (the bearer API and the status poll).
+fn is_exempt(path: &str) -> bool {
+    path.starts_with("/pkg/")
+        || path.starts_with("/api/v1/")
+        || path == "/api/session/status"
+        || path == "/healthz"
+        || path == "/readyz"
+        || path == "/favicon.ico"
+}
+
+fn is_public_page(path: &str) -> bool {
+    path == "/login" || path == "/signup"
+}
+
+pub async fn session_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    if is_exempt(&path) {
+        return next.run(req).await;
+    }
+    let method = req.method().clone();
+    let state_changing = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if state_changing && !same_origin(req.headers(), &state.public_origin) {
+        tracing::warn!(%path, "cross-site request refused");
+        return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
+    }
+
+    let client = client_info(&req, &state.trusted_proxies);
+    let token = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| state.ctx.cookie.token_from_header(h).map(str::to_owned));
+    let resolved = match token {
+        Some(token) => match state.ctx.auth.authenticate(&token, true).await {
+            Ok(resolved) => resolved,
+            Err(err) => return unavailable(err),
+        },
+        None => Resolved::None,
+    };
+
+    let is_page = method == Method::GET && !path.starts_with("/api/");
+    if is_page {
+        match (resolved.active().is_some(), is_public_page(&path)) {
+            (true, true) => return Redirect::to("/").into_response(),
+            (false, false) => return Redirect::to("/login").into_response(),
+            _ => {}
+        }
+    }
+
+    req.extensions_mut().insert(resolved);
+    req.extensions_mut().insert(client);
+    let mut res = next.run(req).await;
+    // Pages and server-function answers are personal: never cached.
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn unavailable(err: AppError) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::RETRY_AFTER, "5")], err.to_string()).into_response()
+}
+
+/// `Sec-Fetch-Site: same-origin`, or, where a browser does not send it, an `Origin` equal to our
+/// public origin. Anything else is refused (ASVS V3.5, OWASP CSRF cheat sheet).
+pub fn same_origin(headers: &HeaderMap, public_origin: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    headers.get(header::ORIGIN).is_some_and(|o| o.as_bytes() == public_origin.as_bytes())
+}
+
+/// The client's address: the socket peer, or, behind a trusted proxy, the right-most address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_info(req: &Request, trusted: &[IpAddr]) -> ClientInfo {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = match peer {
+        Some(peer) if trusted.contains(&peer) => forwarded_client(req.headers(), trusted).unwrap_or(peer),
+        Some(peer) => peer,
+        None => return ClientInfo { ip: "unknown".into(), user_agent: user_agent(req.headers()) },
+    };
+    ClientInfo { ip: canonical_ip(ip).to_string(), user_agent: user_agent(req.headers()) }
+}
+
+fn forwarded_client(headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        for part in value.to_str().ok()?.split(',') {
+            hops.push(part.trim().parse().ok()?);
+        }
+    }
+    hops.into_iter().rev().find(|ip| !trusted.contains(ip))
+}
+
+/// IPv4 clients on a dual-stack socket show up as `::ffff:a.b.c.d`; show them as people know them.
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+fn user_agent(headers: &HeaderMap) -> String {
+    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(512).collect()
+}
+
+/// Headers every answer carries (ASVS V3.4).
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn same_origin_needs_proof() {
+        let origin = "https://mail.example.com";
+        assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")]), origin));
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "same-site")]), origin));
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "https://mail.example.com")]), origin));
+        assert!(same_origin(&headers(&[("origin", "https://mail.example.com")]), origin));
+        assert!(!same_origin(&headers(&[("origin", "https://evil.example")]), origin));
+        assert!(!same_origin(&headers(&[]), origin));
+    }
+
+    #[test]
+    fn forwarded_for_takes_the_rightmost_untrusted_hop() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.1")]);
+        assert_eq!(forwarded_client(&h, &[proxy]), Some("203.0.113.7".parse().unwrap()));
+        let spoofed = headers(&[("x-forwarded-for", "not an ip")]);
+        assert_eq!(forwarded_client(&spoofed, &[proxy]), None);
+    }
+}
