@@ -1,7 +1,7 @@
 //! Server functions: public HTTP endpoints under `/api/fn/`. Each one authenticates and touches
 //! only the caller's own data; every mutation is a POST (the default encoding).
 
-use crate::model::{AccountView, AppError, SessionView};
+use crate::model::{AccountView, AppError, SessionList};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -80,11 +80,15 @@ pub async fn get_me() -> Result<Me, AppError> {
 }
 
 #[server(prefix = "/api/fn", endpoint = "sessions")]
-pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
+pub async fn list_sessions() -> Result<SessionList, AppError> {
     use crate::ssr::request::*;
     respond(async move {
         let ctx = app_context()?;
-        ctx.auth.list_sessions(&current_session()?).await
+        let current = current_session()?;
+        // Read before the list: if the set changes in between, the page merely reloads once more.
+        let sessions_version = current.sessions_version;
+        let sessions = ctx.auth.list_sessions(&current).await?;
+        Ok(SessionList { sessions_version, sessions })
     })
     .await
 }

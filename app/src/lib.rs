@@ -24,6 +24,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
+                // No favicon request (and no 404 in the console).
+                <link rel="icon" href="data:,"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -38,6 +40,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Lives above the router so the shell's poll and any page below it share it.
+    provide_context(pages::shell::PolledVersion(RwSignal::new(None)));
     // Marks the page as interactive, so tests (and people) know the WASM has taken over.
     Effect::new(move |_| {
         if let Some(body) = document().body() {

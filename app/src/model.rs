@@ -98,6 +98,13 @@ pub struct SessionView {
     pub current: bool,
 }
 
+/// The account's active sessions, with the `sessions_version` they were read at.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SessionList {
+    pub sessions_version: i64,
+    pub sessions: Vec<SessionView>,
+}
+
 /// The answer of `GET /api/session/status`: always 200, so that an ended session never shows up
 /// as a failed request in the browser console.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -70,6 +70,6 @@ test.describe("GET /api/session/status", () => {
     expect(await anonymous.json()).toEqual({ state: "none" });
 
     await signUp(page, newUser());
-    expect(await sessionStatus(page)).toEqual({ state: "active" });
+    expect(await sessionStatus(page)).toMatchObject({ state: "active" });
   });
 });

@@ -79,7 +79,7 @@ test.describe("Change password", () => {
     await expect(passwordPage.success).toHaveCount(0);
 
     // Nobody was logged out.
-    expect(await sessionStatus(deviceB)).toEqual({ state: "active" });
+    expect(await sessionStatus(deviceB)).toMatchObject({ state: "active" });
     await new Shell(deviceB).expectStillLoggedInAfterReload(user);
     await app.expectActive(user.email);
 

@@ -51,8 +51,8 @@ test("Reset auto-login ends every auto-login session and nothing else", async ({
     await expect(security.wrongPassword).toBeVisible();
     await expect(security.success).toHaveCount(0);
     await app.expectActive(user.email);
-    expect(await sessionStatus(deviceB)).toEqual({ state: "active" });
-    expect(await sessionStatus(deviceC)).toEqual({ state: "active" });
+    expect(await sessionStatus(deviceB)).toMatchObject({ state: "active" });
+    expect(await sessionStatus(deviceC)).toMatchObject({ state: "active" });
   });
 
   await test.step("the right password resets auto-login", async () => {

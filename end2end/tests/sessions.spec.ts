@@ -50,7 +50,7 @@ test.describe("Manage Sessions", () => {
       await sessions.dialogCancel.click();
       await expect(sessions.dialog).toBeHidden();
       await expect(sessions.rows).toHaveCount(3);
-      expect(await sessionStatus(deviceB)).toEqual({ state: "active" });
+      expect(await sessionStatus(deviceB)).toMatchObject({ state: "active" });
     });
 
     await test.step("Escape closes the dialog and keeps every session", async () => {
@@ -59,7 +59,7 @@ test.describe("Manage Sessions", () => {
       await page.keyboard.press("Escape");
       await expect(sessions.dialog).toBeHidden();
       await expect(sessions.rows).toHaveCount(3);
-      expect(await sessionStatus(deviceB)).toEqual({ state: "active" });
+      expect(await sessionStatus(deviceB)).toMatchObject({ state: "active" });
     });
 
     await test.step("OK ends B's session", async () => {

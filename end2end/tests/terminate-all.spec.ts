@@ -39,7 +39,7 @@ test("Terminate all sessions ends every session, this one included", async ({ pa
     await sessions.dialogCancel.click();
     await expect(sessions.dialog).toBeHidden();
     await expect(sessions.rows).toHaveCount(3);
-    expect(await sessionStatus(deviceB)).toEqual({ state: "active" });
+    expect(await sessionStatus(deviceB)).toMatchObject({ state: "active" });
     await app.expectActive(user.email);
   });
 

@@ -11,11 +11,12 @@ use app::time_fmt::iso_utc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,6 +28,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/session/status", get(status))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        // Tokens, accounts and session lists are personal: no cache may keep them. (The session
+        // middleware, which sets this for pages and server functions, skips these paths.)
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }
 
 /// A JSON body; anything else (wrong content type, malformed JSON) is a JSON 400/415 error.

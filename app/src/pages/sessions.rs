@@ -1,6 +1,6 @@
 //! Manage Sessions: every active login of the account, with a way to end any other one, or all.
 
-use super::shell::SessionsChanged;
+use super::shell::PolledVersion;
 use crate::api::{list_sessions, EndSession, TerminateAll};
 use crate::components::{action_error, ConfirmDialog, FormError, TrashIcon};
 use crate::model::{SessionKind, SessionView};
@@ -17,10 +17,19 @@ enum Pending {
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
-    let changed = use_context::<SessionsChanged>().map(|c| c.0).unwrap_or_else(|| RwSignal::new(0));
+    let polled = expect_context::<PolledVersion>().0;
     let end = ServerAction::<EndSession>::new();
     let terminate = ServerAction::<TerminateAll>::new();
-    let sessions = Resource::new(move || (changed.get(), end.version().get()), |_| list_sessions());
+    let reload = RwSignal::new(0u32);
+    let sessions = Resource::new_blocking(move || (reload.get(), end.version().get()), |_| list_sessions());
+    // A login elsewhere, or a session ending, changes the account's version: reload the list.
+    Effect::new(move |_| {
+        let Some(seen) = polled.get() else { return };
+        let shown = sessions.get_untracked().and_then(|r| r.ok()).map(|l| l.sessions_version);
+        if shown.is_some_and(|v| v != seen) {
+            reload.update(|n| *n += 1);
+        }
+    });
     let pending = RwSignal::new(None::<Pending>);
     let end_error = action_error(end);
     let terminate_error = action_error(terminate);
@@ -63,6 +72,7 @@ pub fn SessionsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match sessions.await {
                     Ok(list) => {
+                        let list = list.sessions;
                         let several = list.len() >= 2;
                         view! {
                             <SessionsTable list pending/>

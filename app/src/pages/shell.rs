@@ -9,17 +9,18 @@ use leptos_meta::Title;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::use_query_map;
 
-/// Bumped whenever the poll learns that the account's set of sessions changed: lists reload.
+/// The account's `sessions_version` as the last poll saw it; a session list read at another
+/// version reloads.
 #[derive(Clone, Copy)]
-pub struct SessionsChanged(pub RwSignal<u64>);
+pub struct PolledVersion(pub RwSignal<Option<i64>>);
 
 #[component]
 pub fn Shell() -> impl IntoView {
-    let me = Resource::new(|| (), |_| get_me());
+    // Blocking: the shell is in the first HTML, so it also works without JavaScript.
+    let me = Resource::new_blocking(|| (), |_| get_me());
     let logout = ServerAction::<LogOut>::new();
     let ended = RwSignal::new(None::<EndReason>);
-    let changed = SessionsChanged(RwSignal::new(0));
-    provide_context(changed);
+    let polled = expect_context::<PolledVersion>();
 
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading your mailbox…"</p> }>
@@ -27,7 +28,7 @@ pub fn Shell() -> impl IntoView {
                 match me.await {
                     Ok(me) => {
                         view! {
-                            <SessionWatcher interval_ms=me.poll_interval_ms ended changed/>
+                            <SessionWatcher interval_ms=me.poll_interval_ms ended polled/>
                             <LoggedOutNotice ended/>
                             <div class="app" hidden=move || ended.get().is_some()>
                                 <a class="skip-link" href="#main">"Skip to content"</a>
@@ -149,11 +150,11 @@ fn explain(reason: EndReason) -> &'static str {
 /// A failed poll (network down, server restarting) is not a logout: it says nothing and tries
 /// again.
 #[component]
-fn SessionWatcher(interval_ms: u64, ended: RwSignal<Option<EndReason>>, changed: SessionsChanged) -> impl IntoView {
+fn SessionWatcher(interval_ms: u64, ended: RwSignal<Option<EndReason>>, polled: PolledVersion) -> impl IntoView {
     #[cfg(feature = "hydrate")]
-    watcher::start(interval_ms, ended, changed.0);
+    watcher::start(interval_ms, ended, polled.0);
     #[cfg(not(feature = "hydrate"))]
-    let _ = (interval_ms, ended, changed);
+    let _ = (interval_ms, ended, polled);
 }
 
 #[cfg(feature = "hydrate")]
@@ -172,14 +173,11 @@ mod watcher {
         static TAB_CHANNEL: RefCell<Option<web_sys::BroadcastChannel>> = const { RefCell::new(None) };
     }
 
-    pub fn start(interval_ms: u64, ended: RwSignal<Option<EndReason>>, changed: RwSignal<u64>) {
-        let last_version = StoredValue::new(None::<i64>);
+    pub fn start(interval_ms: u64, ended: RwSignal<Option<EndReason>>, polled: RwSignal<Option<i64>>) {
         let on_status = move |status: SessionStatus| match status {
             SessionStatus::Active { sessions_version } => {
-                let previous = last_version.try_get_value().flatten();
-                last_version.try_set_value(Some(sessions_version));
-                if previous.is_some_and(|p| p != sessions_version) {
-                    changed.try_update(|n| *n += 1);
+                if polled.try_get_untracked().flatten() != Some(sessions_version) {
+                    polled.try_set(Some(sessions_version));
                 }
             }
             SessionStatus::Ended { reason: EndReason::LoggedOut } | SessionStatus::None => {
@@ -201,6 +199,7 @@ mod watcher {
             })
         };
 
+        poll();
         let interval = set_interval_with_handle(poll, Duration::from_millis(interval_ms.max(250))).ok();
         let visibility = window_event_listener(leptos::ev::visibilitychange, move |_| {
             if document().visibility_state() == web_sys::VisibilityState::Visible {

@@ -12,7 +12,8 @@ pub fn describe(kind: SessionKind, device_name: Option<&str>, user_agent: &str) 
         return "Unknown browser".to_string();
     };
     let browser = match ua.name {
-        "UNKNOWN" | "" => "Unknown browser",
+        // woothee names curl, wget and friends "HTTP Library": not a browser a person would know.
+        "UNKNOWN" | "" | "HTTP Library" => "Unknown browser",
         name => name,
     };
     let os = match ua.os {

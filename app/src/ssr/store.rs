@@ -354,6 +354,9 @@ impl Store {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
+            // First, so that it locks the account row (PostgreSQL): concurrent logins of one
+            // account queue here, and each counts the sessions the others created.
+            bump_sessions_version!(tx, s.account_id);
             let (active,): (i64,) =
                 sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND ended_at IS NULL AND expires_at > $2 AND idle_expires_at > $2")
                     .bind(s.account_id)
@@ -404,7 +407,6 @@ impl Store {
             .bind(s.expires_at)
             .execute(&mut *tx)
             .await?;
-            bump_sessions_version!(tx, s.account_id);
             insert_event!(tx, event);
             tx.commit().await?;
             Ok(())

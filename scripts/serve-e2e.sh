@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Started by Playwright (end2end/playwright.config.ts): the release server on a fresh SQLite
+# database, with a 1 s poll so notices appear quickly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+db_dir=$(mktemp -d /tmp/postern-e2e.XXXXXX)
+export DATABASE_URL="sqlite://$db_dir/postern.db"
+export POSTERN_POLL_INTERVAL_MS="${POSTERN_POLL_INTERVAL_MS:-1000}"
+export POSTERN_LISTEN=127.0.0.1:3000
+export LEPTOS_SITE_ROOT=target/site
+export RUST_LOG="${RUST_LOG:-warn}"
+exec target/release/server

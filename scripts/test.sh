@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, then runs every test — Rust unit, store and HTTP
+# tests on SQLite and on PostgreSQL, then the Playwright suite in headless Chromium against the
+# release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "==> PostgreSQL"
+export POSTERN_TEST_POSTGRES_URL="$(scripts/pg-test-db.sh)"
+
+echo "==> Rust tests (app, ssr side)"
+cargo test -p app --features ssr
+echo "==> Rust tests (server: HTTP against the real router, both backends)"
+cargo test -p server
+
+echo "==> Release build (site + server)"
+cargo leptos build --release
+
+echo "==> End-to-end tests (Playwright, Debian Chromium)"
+cd end2end
+npx playwright test

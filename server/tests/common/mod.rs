@@ -1,0 +1,433 @@
+//! The real server (router, middleware, server functions, JSON API) on a loopback port, one per
+//! test, on a fresh database of either backend; and a tiny browser that keeps its cookie by hand,
+//! so that tests can also replay cookies a real browser would have dropped.
+
+#![allow(dead_code)]
+
+use app::ssr::password::PasswordHasherPool;
+use app::ssr::{ManualClock, SharedClock};
+use clap::Parser;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use server::config::Config;
+use server::AppState;
+use sqlx::Connection;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Writes each test once for both backends: `mod sqlite { ... }` and `mod postgres { ... }`.
+macro_rules! backend_tests {
+    ($( $(#[$meta:meta])* async fn $name:ident($db:ident) $body:block )*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $db = $crate::common::TestDb::sqlite();
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some($db) = $crate::common::TestDb::postgres().await else { return };
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+pub const T0: i64 = 1_700_000_000_000;
+pub const SECOND: i64 = 1_000;
+pub const MINUTE: i64 = 60 * SECOND;
+
+pub const PASSWORD: &str = "Lighthouse-Quartz-Maple-42";
+pub const NEW_PASSWORD: &str = "Glacier-Trombone-Saffron-77";
+pub const CHROME: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+pub const COOKIE_NAME: &str = "postern_session";
+
+pub fn random_hex() -> String {
+    let bytes = app::ssr::token::hash_token(&app::ssr::token::new_token());
+    bytes[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---- databases ------------------------------------------------------------------------------
+
+/// A throw-away database; removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    pub backend: &'static str,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    PgDatabase { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!("postern-http-test-{}", random_hex()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let url = format!("sqlite://{}", dir.join("postern.db").display());
+        TestDb { url, backend: "sqlite", cleanup: Cleanup::Dir(dir) }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (with a note) when none is configured outside CI.
+    pub async fn postgres() -> Option<Self> {
+        // The URL is the last word that looks like one: a script that produced it may have
+        // printed a status line first (e.g. "Cluster is already running.").
+        let configured = std::env::var("POSTERN_TEST_POSTGRES_URL").ok().and_then(|v| {
+            v.split_whitespace().filter(|w| w.starts_with("postgres://") || w.starts_with("postgresql://")).last().map(str::to_string)
+        });
+        let admin_url = match configured {
+            Some(url) => url,
+            _ => {
+                if std::env::var_os("CI").is_some() {
+                    panic!("POSTERN_TEST_POSTGRES_URL is not set, but CI must test PostgreSQL too");
+                }
+                // Once per test binary, and past the test harness's output capture.
+                static NOTE: std::sync::Once = std::sync::Once::new();
+                NOTE.call_once(|| {
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "note: POSTERN_TEST_POSTGRES_URL is not set: the PostgreSQL tests pass without running"
+                    );
+                });
+                return None;
+            }
+        };
+        let name = format!("postern_t_{}", random_hex());
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to POSTERN_TEST_POSTGRES_URL: {e}"));
+        let mut attempt = 0;
+        loop {
+            match sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await {
+                Ok(_) => break,
+                Err(e) if attempt < 20 => {
+                    attempt += 1;
+                    eprintln!("CREATE DATABASE {name} failed ({e}); retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => panic!("CREATE DATABASE {name}: {e}"),
+            }
+        }
+        let _ = conn.close().await;
+        let url = with_database(&admin_url, &name);
+        Some(TestDb { url, backend: "postgres", cleanup: Cleanup::PgDatabase { admin_url, name } })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::PgDatabase { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                    rt.block_on(async move {
+                        let drop = async {
+                            let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.ok()?;
+                            conn.close().await.ok()
+                        };
+                        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drop).await;
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin_url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+// ---- the server -----------------------------------------------------------------------------
+
+/// One running instance of the real router.
+pub struct TestServer {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    http: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    /// A server with default settings and its own manual clock at [`T0`].
+    pub async fn start(db: &TestDb) -> Self {
+        Self::start_with(db, ManualClock::new(T0), &[]).await
+    }
+
+    /// A server on `db` reading `clock`, with extra command-line flags.
+    pub async fn start_with(db: &TestDb, clock: Arc<ManualClock>, extra_args: &[&str]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let listen = addr.to_string();
+        let mut args = vec!["postern", "--database-url", &db.url, "--public-url", &base, "--listen", &listen];
+        args.extend_from_slice(extra_args);
+        let config = Config::parse_from(args);
+        let shared: SharedClock = clock.clone();
+        let state = server::build_state(&config, shared, PasswordHasherPool::for_tests()).await.expect("build state");
+        let router = server::router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(CHROME)
+            .build()
+            .unwrap();
+        TestServer { base, clock, state, http, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops serving (the database stays).
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        self.state.ctx.auth.store.close().await;
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser { base: self.base.clone(), http: self.http.clone(), cookie: None }
+    }
+
+    /// The same browser (cookie included) talking to another instance.
+    pub fn browser_with(&self, cookie: Option<String>) -> Browser {
+        Browser { base: self.base.clone(), http: self.http.clone(), cookie }
+    }
+
+    pub fn app(&self) -> MailApp {
+        MailApp { base: self.base.clone(), http: self.http.clone(), token: None }
+    }
+
+    pub fn app_with(&self, token: &str) -> MailApp {
+        MailApp { base: self.base.clone(), http: self.http.clone(), token: Some(token.to_string()) }
+    }
+
+    pub fn raw(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Creates an account through the sign-up server function; returns the browser, signed in.
+    pub async fn sign_up(&self, name: &str, email: &str) -> Browser {
+        let mut b = self.browser();
+        let res = b.sign_up(name, email, PASSWORD).await;
+        assert_eq!(res.status, StatusCode::OK, "sign-up failed: {}", res.text);
+        assert!(b.cookie.is_some());
+        b
+    }
+}
+
+/// A response, read to the end.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub async fn read(res: reqwest::Response) -> Self {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        Answer { status, headers, text }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {:?} {}", self.status, self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+
+    /// The `Set-Cookie` of the session cookie, if any.
+    pub fn session_set_cookie(&self) -> Option<&str> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{COOKIE_NAME}=")))
+    }
+}
+
+/// A browser: remembers the session cookie the way a browser would (set, replaced, cleared).
+#[derive(Clone)]
+pub struct Browser {
+    pub base: String,
+    http: reqwest::Client,
+    /// The token in the `postern_session` cookie.
+    pub cookie: Option<String>,
+}
+
+impl Browser {
+    fn absorb(&mut self, answer: &Answer) {
+        if let Some(set) = answer.session_set_cookie() {
+            let value = set[COOKIE_NAME.len() + 1..].split(';').next().unwrap_or("").to_string();
+            if value.is_empty() || set.contains("Max-Age=0") {
+                self.cookie = None;
+            } else {
+                self.cookie = Some(value);
+            }
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.cookie {
+            req = req.header("cookie", format!("{COOKIE_NAME}={token}"));
+        }
+        req
+    }
+
+    pub async fn get(&mut self, path: &str) -> Answer {
+        let answer = Answer::read(self.request(Method::GET, path).send().await.expect("GET")).await;
+        self.absorb(&answer);
+        answer
+    }
+
+    /// A server function call as the page's own JavaScript makes it: same-origin, form-encoded.
+    pub async fn call(&mut self, name: &str, form: &[(&str, &str)]) -> Answer {
+        self.call_with(name, form, &[("sec-fetch-site", "same-origin")]).await
+    }
+
+    /// A server function call with the given extra headers (and no implied `Sec-Fetch-Site`).
+    pub async fn call_with(&mut self, name: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Answer {
+        let mut req = self.request(Method::POST, &format!("/api/fn/{name}")).form(form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let answer = Answer::read(req.send().await.expect("POST")).await;
+        self.absorb(&answer);
+        answer
+    }
+
+    pub async fn sign_up(&mut self, name: &str, email: &str, password: &str) -> Answer {
+        self.call("signup", &[("name", name), ("email", email), ("password", password), ("repeat_password", password)])
+            .await
+    }
+
+    pub async fn log_in(&mut self, email: &str, password: &str, remember: bool) -> Answer {
+        let mut form = vec![("email", email), ("password", password)];
+        if remember {
+            form.push(("remember", "on"));
+        }
+        self.call("login", &form).await
+    }
+
+    /// `GET /api/session/status` as JSON.
+    pub async fn status(&mut self) -> Value {
+        let answer = self.get("/api/session/status").await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
+        answer.json()
+    }
+
+    /// The caller's sessions through the server function.
+    pub async fn sessions(&mut self) -> Vec<Value> {
+        let answer = self.call("sessions", &[]).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        let answer = answer.json();
+        assert!(answer["sessions_version"].is_i64(), "the list says which version it shows");
+        answer["sessions"].as_array().expect("a list").clone()
+    }
+
+    /// The current session's public id.
+    pub async fn session_id(&mut self) -> String {
+        let list = self.sessions().await;
+        let current = list.iter().find(|s| s["current"] == true).expect("a current session");
+        current["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// The mobile mail app: bearer tokens on `/api/v1`.
+#[derive(Clone)]
+pub struct MailApp {
+    pub base: String,
+    http: reqwest::Client,
+    pub token: Option<String>,
+}
+
+impl MailApp {
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    pub async fn send(&self, method: Method, path: &str) -> Answer {
+        Answer::read(self.request(method, path).send().await.expect("request")).await
+    }
+
+    /// Logs in; on success keeps the token and returns the session id.
+    pub async fn log_in(&mut self, email: &str, password: &str, device: &str) -> Answer {
+        let body = serde_json::json!({ "email": email, "password": password, "device_name": device });
+        let answer = Answer::read(self.request(Method::POST, "/api/v1/login").json(&body).send().await.expect("login")).await;
+        if answer.status == StatusCode::OK {
+            self.token = Some(answer.json()["token"].as_str().expect("token").to_string());
+        }
+        answer
+    }
+
+    pub async fn me(&self) -> Answer {
+        self.send(Method::GET, "/api/v1/me").await
+    }
+
+    pub async fn session_id(&self) -> String {
+        let me = self.me().await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+        me.json()["session_id"].as_str().unwrap().to_string()
+    }
+}
+
+/// Signs up through the browser, then logs the mail app in; returns both.
+pub async fn browser_and_app(server: &TestServer, email: &str) -> (Browser, MailApp) {
+    let browser = server.sign_up("Ada Lovelace", email).await;
+    let mut app = server.app();
+    let res = app.log_in(email, PASSWORD, "Pixel 8").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    (browser, app)
+}
