@@ -72,6 +72,8 @@ pub struct TestDb {
 }
 
 enum Cleanup {
+    /// Another `TestDb` owns the database.
+    Borrowed,
     Dir(PathBuf),
     PgDatabase { admin_url: String, name: String },
 }
@@ -131,9 +133,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The same database reached through another URL (a proxy, say); the original cleans up.
+    pub fn via(&self, url: String) -> TestDb {
+        TestDb { url, backend: self.backend, cleanup: Cleanup::Borrowed }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {
+            Cleanup::Borrowed => {}
             Cleanup::Dir(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
@@ -254,6 +264,23 @@ impl TestServer {
     }
 }
 
+/// An HTTP client for a server that is not a [`TestServer`] (a separate process, say).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).user_agent(CHROME).build().unwrap()
+}
+
+impl Browser {
+    pub fn at(base: &str, cookie: Option<String>) -> Self {
+        Browser { base: base.to_string(), http: client(), cookie }
+    }
+}
+
+impl MailApp {
+    pub fn at(base: &str, token: Option<String>) -> Self {
+        MailApp { base: base.to_string(), http: client(), token }
+    }
+}
+
 /// A response, read to the end.
 #[derive(Debug)]
 pub struct Answer {
@@ -333,6 +360,15 @@ impl Browser {
     }
 
     /// A server function call with the given extra headers (and no implied `Sec-Fetch-Site`).
+    /// Like [`Browser::call`], but `None` when the server gave no answer (it was killed, say).
+    pub async fn try_call(&mut self, name: &str, form: &[(&str, &str)]) -> Option<Answer> {
+        let req = self.request(Method::POST, &format!("/api/fn/{name}")).form(form).header("sec-fetch-site", "same-origin");
+        let res = req.send().await.ok()?;
+        let answer = Answer::read(res).await;
+        self.absorb(&answer);
+        Some(answer)
+    }
+
     pub async fn call_with(&mut self, name: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Answer {
         let mut req = self.request(Method::POST, &format!("/api/fn/{name}")).form(form);
         for (k, v) in headers {
