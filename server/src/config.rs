@@ -49,6 +49,28 @@ pub struct Config {
     #[arg(long, env = "POSTERN_MAX_SESSIONS", default_value_t = 100)]
     pub max_sessions: i64,
 
+    /// Failed logins an account (by e-mail, known or not) may have before each further attempt
+    /// has to wait; see the README's "Login throttling".
+    #[arg(long, env = "POSTERN_THROTTLE_ACCOUNT_FREE", default_value_t = 5)]
+    pub throttle_account_free: i64,
+
+    /// Failed logins one client address (IPv6: one /64) may have before each further attempt has
+    /// to wait.
+    #[arg(long, env = "POSTERN_THROTTLE_IP_FREE", default_value_t = 20)]
+    pub throttle_ip_free: i64,
+
+    /// The first wait, in seconds; it doubles with every further failure.
+    #[arg(long, env = "POSTERN_THROTTLE_BASE_DELAY_SECS", default_value_t = 30)]
+    pub throttle_base_delay_secs: i64,
+
+    /// The longest wait, in minutes.
+    #[arg(long, env = "POSTERN_THROTTLE_MAX_DELAY_MINUTES", default_value_t = 15)]
+    pub throttle_max_delay_minutes: i64,
+
+    /// Minutes without a failure after which a counter starts again from zero.
+    #[arg(long, env = "POSTERN_THROTTLE_WINDOW_MINUTES", default_value_t = 15)]
+    pub throttle_window_minutes: i64,
+
     /// How often open pages ask whether their session still exists, in milliseconds.
     #[arg(long, env = "POSTERN_POLL_INTERVAL_MS", default_value_t = 5000)]
     pub poll_interval_ms: u64,
@@ -80,6 +102,17 @@ impl Config {
         }
     }
 
+    pub fn throttle_policy(&self) -> app::ssr::ThrottlePolicy {
+        const MINUTE: i64 = 60_000;
+        app::ssr::ThrottlePolicy {
+            account_free: self.throttle_account_free,
+            ip_free: self.throttle_ip_free,
+            base_delay_ms: self.throttle_base_delay_secs * 1000,
+            max_delay_ms: self.throttle_max_delay_minutes * MINUTE,
+            window_ms: self.throttle_window_minutes * MINUTE,
+        }
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
@@ -107,6 +140,7 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://data/postern.db");
         assert!(!c.secure_cookies());
         assert_eq!(c.session_policy(), app::ssr::SessionPolicy::default());
+        assert_eq!(c.throttle_policy(), app::ssr::ThrottlePolicy::default());
     }
 
     #[test]

@@ -39,7 +39,7 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// Opens the database and builds the services from the configuration.
 pub async fn build_state(config: &Config, clock: SharedClock, hasher: PasswordHasherPool) -> Result<AppState, app::ssr::store::StoreError> {
     let store = Store::connect(&config.database_url).await?;
-    let auth = AuthService::new(store, clock, config.session_policy(), hasher);
+    let auth = AuthService::new(store, clock, config.session_policy(), hasher).with_throttle(config.throttle_policy());
     let leptos_options = LeptosOptions::builder()
         .output_name("postern")
         .site_root(config.site_root.clone())

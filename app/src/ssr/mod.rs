@@ -10,5 +10,5 @@ pub mod store;
 pub mod token;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use service::{AuthService, ClientInfo, CurrentSession, Resolved, SessionPolicy};
+pub use service::{AuthService, ClientInfo, CurrentSession, Resolved, SessionPolicy, ThrottlePolicy};
 pub use store::Store;

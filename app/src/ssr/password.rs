@@ -68,6 +68,24 @@ impl PasswordHasherPool {
     /// both cases cost the same.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, AppError> {
         let _permit = self.limit.acquire().await.map_err(|_| AppError::Internal)?;
+        self.verify_holding_permit(password, hash).await
+    }
+
+    /// Like [`verify`](Self::verify), but once a hashing slot is free, first runs `admit` (login
+    /// throttling counts the attempt there, or refuses it). Attempts counted but not yet checked
+    /// are then at most the number of slots, however many requests queue for one.
+    pub async fn verify_admitted<T>(
+        &self,
+        password: &str,
+        hash: Option<&str>,
+        admit: impl std::future::Future<Output = Result<T, AppError>>,
+    ) -> Result<(T, bool), AppError> {
+        let _permit = self.limit.acquire().await.map_err(|_| AppError::Internal)?;
+        let admitted = admit.await?;
+        Ok((admitted, self.verify_holding_permit(password, hash).await?))
+    }
+
+    async fn verify_holding_permit(&self, password: &str, hash: Option<&str>) -> Result<bool, AppError> {
         let known = hash.is_some();
         let hash = hash.map(str::to_owned).unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
         let password = password.to_owned();

@@ -4,7 +4,7 @@
 use super::clock::SharedClock;
 use super::device;
 use super::password::{check_new_password, PasswordHasherPool};
-use super::store::{AuthRow, BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Store};
+use super::store::{AuthRow, BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Refund, Store, ThrottleRow};
 use super::token;
 use crate::model::{limits, AccountView, AppError, EndReason, SessionKind, SessionStatus, SessionView};
 
@@ -51,6 +51,77 @@ impl SessionPolicy {
     fn max_age(&self, auto_login: bool) -> i64 {
         if auto_login { self.remembered_max_age_ms } else { self.max_age_ms }
     }
+}
+
+/// How failed logins slow down further attempts (OWASP ASVS 5.0 V6.3, NIST 800-63B 5.2.2):
+/// per account (normalised e-mail, known or not) and per client address, the first `*_free`
+/// failures cost nothing; after that each attempt waits `base_delay_ms × 2^k` (k = failures
+/// beyond the free ones), at most `max_delay_ms`, counted from the last failure. A counter whose
+/// last failure is `window_ms` old starts again, and a successful login clears its account's
+/// counter. There is no permanent lock-out: after the delay the owner can log in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThrottlePolicy {
+    pub account_free: i64,
+    pub ip_free: i64,
+    pub base_delay_ms: i64,
+    pub max_delay_ms: i64,
+    pub window_ms: i64,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self { account_free: 5, ip_free: 20, base_delay_ms: 30_000, max_delay_ms: 15 * MINUTE, window_ms: 15 * MINUTE }
+    }
+}
+
+impl ThrottlePolicy {
+    /// Failures that still count at `now`: none once the last one is a quiet window old.
+    fn failures_at(&self, row: &ThrottleRow, now: i64) -> i64 {
+        if now - row.last_failure_at >= self.window_ms { 0 } else { row.failures }
+    }
+
+    /// How long after the last failure the next attempt must wait.
+    pub fn delay_ms(&self, failures: i64, free: i64) -> i64 {
+        if failures < free {
+            return 0;
+        }
+        let doublings = (failures - free).min(62) as u32;
+        self.base_delay_ms.saturating_mul(1i64 << doublings).min(self.max_delay_ms)
+    }
+
+    /// Whether an attempt at `now` must still wait, given one counter.
+    fn must_wait(&self, row: &ThrottleRow, now: i64) -> bool {
+        let free = if row.key.starts_with(ACCOUNT_KEY) { self.account_free } else { self.ip_free };
+        now < row.last_failure_at.saturating_add(self.delay_ms(self.failures_at(row, now), free))
+    }
+}
+
+const ACCOUNT_KEY: &str = "account:";
+
+/// The throttle counter of an account, by normalised e-mail, whether or not the account exists.
+pub fn account_throttle_key(email: &str) -> String {
+    format!("{ACCOUNT_KEY}{email}")
+}
+
+/// The throttle counter of a client address. IPv6 clients are counted per /64, the block one
+/// subscriber usually gets, so that rotating through it does not escape the count.
+pub fn ip_throttle_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => format!("ip:{}", v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default()),
+        Ok(v4) => format!("ip:{v4}"),
+        Err(_) => format!("ip:{}", truncate(ip, 64)),
+    }
+}
+
+/// An attempt charged to the throttle counters, to be taken back if it succeeds.
+struct Attempt {
+    at: i64,
+    account_key: String,
+    before: Vec<ThrottleRow>,
 }
 
 /// Where a request came from, as recorded on its session.
@@ -123,12 +194,19 @@ pub struct AuthService {
     pub store: Store,
     pub clock: SharedClock,
     pub policy: SessionPolicy,
+    pub throttle: ThrottlePolicy,
     pub hasher: PasswordHasherPool,
 }
 
 impl AuthService {
+    /// A service with the default [`ThrottlePolicy`]; see [`AuthService::with_throttle`].
     pub fn new(store: Store, clock: SharedClock, policy: SessionPolicy, hasher: PasswordHasherPool) -> Self {
-        Self { store, clock, policy, hasher }
+        Self { store, clock, policy, throttle: ThrottlePolicy::default(), hasher }
+    }
+
+    pub fn with_throttle(mut self, throttle: ThrottlePolicy) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     pub fn now(&self) -> i64 {
@@ -159,9 +237,11 @@ impl AuthService {
         self.start_session(account_id, false, SessionKind::Browser, None, client).await
     }
 
-    /// Logs in. Unknown e-mail and wrong password answer the same and cost the same.
+    /// Logs in. Unknown e-mail and wrong password answer the same and cost the same; so does a
+    /// throttled attempt, known e-mail or not, and it never gets to the password check.
     pub async fn log_in(&self, req: &LoginRequest<'_>, client: &ClientInfo) -> Result<NewLogin, AppError> {
         let email = req.email.trim().to_lowercase();
+        // Too long to be anyone's: no guess is possible, so nothing to count.
         if email.len() > limits::EMAIL_MAX || req.password.chars().count() > limits::PASSWORD_MAX {
             return Err(AppError::InvalidCredentials);
         }
@@ -169,22 +249,76 @@ impl AuthService {
             SessionKind::App => Some(validate_device_name(req.device_name.unwrap_or(""))?),
             SessionKind::Browser => None,
         };
+        self.refuse_if_throttled(&email, client).await?;
         let account = self.store.account_by_email(&email).await?;
-        let ok = self.hasher.verify(req.password, account.as_ref().map(|a| a.password_hash.as_str())).await?;
+        let hash = account.as_ref().map(|a| a.password_hash.as_str());
+        let (attempt, ok) = self.hasher.verify_admitted(req.password, hash, self.charge_attempt(&email, client)).await?;
         let account = match (ok, account) {
             (true, Some(account)) => account,
             (_, account) => {
-                let event = Event::new(EventKind::LoginFailed, account.map(|a| a.id), self.now())
+                // The charged attempt stays counted as a failure.
+                let mut event = Event::new(EventKind::LoginFailed, account.map(|a| a.id), self.now())
                     .detail(if req.kind == SessionKind::App { "app" } else { "browser" });
-                let mut event = event;
                 event.ip = Some(client.ip.clone());
                 self.store.record_event(&event).await?;
                 return Err(AppError::InvalidCredentials);
             }
         };
+        self.refund_attempt(&attempt).await?;
         // The mail app stays logged in: its logins are always remembered.
         let remember = req.remember || req.kind == SessionKind::App;
         self.start_session(account.id, remember, req.kind, device_name, client).await
+    }
+
+    /// The cheap early answer while a counter says wait: no queueing for a hashing slot.
+    async fn refuse_if_throttled(&self, email: &str, client: &ClientInfo) -> Result<(), AppError> {
+        let now = self.now();
+        for key in [account_throttle_key(email), ip_throttle_key(&client.ip)] {
+            if let Some(row) = self.store.throttle_row(&key).await? {
+                if self.throttle.must_wait(&row, now) {
+                    return Err(self.throttled(client));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts an attempt to prove the password of `email` as a failure before the password is
+    /// checked, atomically with the check of the counters, so that parallel guesses cannot all
+    /// pass before any is counted; or refuses it while the account's or the client's counter
+    /// says wait.
+    async fn charge_attempt(&self, email: &str, client: &ClientInfo) -> Result<Attempt, AppError> {
+        let now = self.now();
+        let account_key = account_throttle_key(email);
+        let ip_key = ip_throttle_key(&client.ip);
+        let stale_at = now - self.throttle.window_ms;
+        let allow = |rows: &[ThrottleRow]| !rows.iter().any(|row| self.throttle.must_wait(row, now));
+        match self.store.charge_login_attempt(&[&account_key, &ip_key], now, stale_at, allow).await? {
+            Some(before) => Ok(Attempt { at: now, account_key, before }),
+            None => Err(self.throttled(client)),
+        }
+    }
+
+    fn throttled(&self, client: &ClientInfo) -> AppError {
+        tracing::warn!(ip = %client.ip, "login attempt throttled");
+        AppError::TooManyAttempts
+    }
+
+    /// The password was right: the account's counter starts again; the client's loses the
+    /// attempt it was charged, so successful logins never count against an address.
+    async fn refund_attempt(&self, attempt: &Attempt) -> Result<(), AppError> {
+        let refunds: Vec<Refund> = attempt
+            .before
+            .iter()
+            .filter(|row| row.key != attempt.account_key)
+            .map(|row| Refund {
+                key: &row.key,
+                charged_at: attempt.at,
+                failures_after_charge: self.throttle.failures_at(row, attempt.at) + 1,
+                previous_failure_at: row.last_failure_at,
+            })
+            .collect();
+        Ok(self.store.refund_login_attempt(&refunds, &[&attempt.account_key]).await?)
     }
 
     async fn start_session(
@@ -343,7 +477,7 @@ impl AuthService {
         new_password: &str,
         repeat: &str,
     ) -> Result<String, AppError> {
-        self.confirm_password(current, current_password, "current_password", "Your current password is incorrect.").await?;
+        self.confirm_password(current, client, current_password, "current_password", "Your current password is incorrect.").await?;
         if new_password != repeat {
             return Err(AppError::validation("repeat_new_password", "The two new passwords do not match."));
         }
@@ -367,7 +501,7 @@ impl AuthService {
     /// Ends every remembered login (mail apps, "Stay logged in" browsers) except the current
     /// session, which gets a fresh token and, if it was remembered, stops being so.
     pub async fn reset_auto_login(&self, current: &CurrentSession, client: &ClientInfo, password: &str) -> Result<String, AppError> {
-        self.confirm_password(current, password, "password", "The password is incorrect.").await?;
+        self.confirm_password(current, client, password, "password", "The password is incorrect.").await?;
         let now = self.now();
         let token = token::new_token();
         let token_hash = token::hash_token(&token);
@@ -387,12 +521,27 @@ impl AuthService {
         Ok(token)
     }
 
-    async fn confirm_password(&self, current: &CurrentSession, password: &str, field: &str, message: &str) -> Result<(), AppError> {
-        let account = self.store.account_by_id(current.account_id).await?.ok_or(AppError::Unauthorized)?;
-        if password.chars().count() > limits::PASSWORD_MAX || !self.hasher.verify(password, Some(&account.password_hash)).await? {
+    /// Re-checks the password of a signed-in person. Counted like a login, so that a stolen
+    /// session cannot be used to guess the password at full speed.
+    async fn confirm_password(
+        &self,
+        current: &CurrentSession,
+        client: &ClientInfo,
+        password: &str,
+        field: &str,
+        message: &str,
+    ) -> Result<(), AppError> {
+        if password.chars().count() > limits::PASSWORD_MAX {
             return Err(AppError::validation(field, message));
         }
-        Ok(())
+        let account = self.store.account_by_id(current.account_id).await?.ok_or(AppError::Unauthorized)?;
+        self.refuse_if_throttled(&account.email, client).await?;
+        let charge = self.charge_attempt(&account.email, client);
+        let (attempt, ok) = self.hasher.verify_admitted(password, Some(&account.password_hash), charge).await?;
+        if !ok {
+            return Err(AppError::validation(field, message));
+        }
+        self.refund_attempt(&attempt).await
     }
 
     /// A bulk change whose acting session ended meanwhile applies nothing; say so.
@@ -407,7 +556,7 @@ impl AuthService {
     /// Periodic housekeeping; see `Store::purge`.
     pub async fn purge(&self) -> Result<(u64, u64), AppError> {
         let now = self.now();
-        Ok(self.store.purge(now, now - self.policy.retention_ms).await?)
+        Ok(self.store.purge(now, now - self.policy.retention_ms, now - self.throttle.window_ms).await?)
     }
 }
 
@@ -516,6 +665,39 @@ mod tests {
         assert_eq!(expired_at(&row(1000, 5000), 1000), Some(1000));
         assert_eq!(expired_at(&row(9000, 5000), 4999), None);
         assert_eq!(expired_at(&row(9000, 5000), 5000), Some(5000));
+    }
+
+    #[test]
+    fn throttle_waits_double_from_the_first_unfree_failure_up_to_the_cap() {
+        let p = ThrottlePolicy::default();
+        let waits: Vec<i64> = (0..12).map(|f| p.delay_ms(f, p.account_free) / 1000).collect();
+        assert_eq!(waits, [0, 0, 0, 0, 0, 30, 60, 120, 240, 480, 900, 900]);
+        assert_eq!(p.delay_ms(19, p.ip_free), 0);
+        assert_eq!(p.delay_ms(20, p.ip_free), 30_000);
+        assert_eq!(p.delay_ms(i64::MAX, 0), p.max_delay_ms, "no overflow");
+    }
+
+    #[test]
+    fn a_throttle_counter_stops_counting_after_the_quiet_window() {
+        let p = ThrottlePolicy::default();
+        let row = ThrottleRow { key: account_throttle_key("a@example.com"), failures: 6, last_failure_at: 1_000_000 };
+        assert!(p.must_wait(&row, 1_000_000 + 60_000 - 1));
+        assert!(!p.must_wait(&row, 1_000_000 + 60_000));
+        assert_eq!(p.failures_at(&row, 1_000_000 + p.window_ms - 1), 6);
+        assert_eq!(p.failures_at(&row, 1_000_000 + p.window_ms), 0);
+        let ip_row = ThrottleRow { key: ip_throttle_key("192.0.2.1"), ..row };
+        assert!(!p.must_wait(&ip_row, 1_000_000), "an address has 20 free failures");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_block() {
+        assert_eq!(ip_throttle_key("2001:db8:1:2:aaaa::1"), ip_throttle_key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_eq!(ip_throttle_key("2001:db8:1:2::7"), "ip:2001:db8:1:2::/64");
+        assert_ne!(ip_throttle_key("2001:db8:1:2::1"), ip_throttle_key("2001:db8:1:3::1"));
+        assert_eq!(ip_throttle_key("::ffff:192.0.2.1"), "ip:192.0.2.1");
+        assert_eq!(ip_throttle_key("192.0.2.1"), "ip:192.0.2.1");
+        assert_eq!(ip_throttle_key("unknown"), "ip:unknown");
+        assert_eq!(ip_throttle_key(&"x".repeat(500)).len(), 3 + 64);
     }
 
     #[test]

@@ -1,0 +1,275 @@
+//! Login throttling against real databases, on SQLite and on PostgreSQL: failed attempts per
+//! account and per client address slow further attempts down; successes never count. Time is a
+//! `ManualClock`, so the delays are tested to the millisecond without sleeping.
+
+#[macro_use]
+mod common;
+
+use app::model::AppError;
+use app::ssr::service::{account_throttle_key, ip_throttle_key};
+use app::ssr::ThrottlePolicy;
+use common::*;
+
+const WRONG: &str = "Not-The-Password-99";
+const SECOND: i64 = 1_000;
+
+/// The answer to one browser login, reduced to what a client sees.
+fn outcome<T: std::fmt::Debug>(result: Result<T, AppError>) -> Result<(), AppError> {
+    result.map(|_| ())
+}
+
+backend_tests! {
+    async fn repeated_wrong_passwords_are_slowed_then_refused_even_the_right_one(db) {
+        let (svc, clock) = db.service().await;
+        sign_up(&svc, "Ada", "ada@example.com").await;
+        let ip = client("192.0.2.10");
+        let wrong = browser_login("ada@example.com", WRONG, false);
+        let right = browser_login("ada@example.com", PASSWORD, false);
+        for i in 0..5 {
+            clock.advance_ms(SECOND);
+            assert_eq!(svc.log_in(&wrong, &ip).await.unwrap_err(), AppError::InvalidCredentials, "failure {i} is free");
+        }
+        // The sixth attempt waits 30 s after the fifth failure, whatever its password.
+        for attempt in [&wrong, &right] {
+            let err = svc.log_in(attempt, &ip).await.unwrap_err();
+            assert_eq!(err, AppError::TooManyAttempts);
+            assert_eq!(err.to_string(), "Too many attempts. Please try again later.");
+            assert_eq!(err.status(), 429);
+        }
+        clock.advance_ms(30 * SECOND - 1);
+        assert_eq!(outcome(svc.log_in(&right, &ip).await), Err(AppError::TooManyAttempts));
+        clock.advance_ms(1);
+        assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::InvalidCredentials));
+        // Then 60 s, 120 s, ...: each failure doubles the wait.
+        clock.advance_ms(60 * SECOND - 1);
+        assert_eq!(outcome(svc.log_in(&right, &ip).await), Err(AppError::TooManyAttempts));
+        clock.advance_ms(1);
+        assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::InvalidCredentials));
+        clock.advance_ms(120 * SECOND - 1);
+        assert_eq!(outcome(svc.log_in(&right, &ip).await), Err(AppError::TooManyAttempts));
+        // After the wait, the owner logs in; that clears the account's counter.
+        clock.advance_ms(1);
+        svc.log_in(&right, &ip).await.expect("the right password works after the wait");
+        assert_eq!(svc.store.throttle_row(&account_throttle_key("ada@example.com")).await.unwrap(), None);
+        for i in 0..5 {
+            assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::InvalidCredentials), "free again: {i}");
+        }
+        assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::TooManyAttempts));
+    }
+
+    async fn guesses_from_many_addresses_still_count_against_the_account(db) {
+        let (svc, clock) = db.service().await;
+        sign_up(&svc, "Ada", "ada@example.com").await;
+        let wrong = browser_login("ada@example.com", WRONG, false);
+        let right = browser_login("ada@example.com", PASSWORD, false);
+        for i in 0..5 {
+            let err = svc.log_in(&wrong, &client(&format!("198.51.100.{i}"))).await.unwrap_err();
+            assert_eq!(err, AppError::InvalidCredentials);
+        }
+        for i in 5..40 {
+            let ip = client(&format!("198.51.100.{i}"));
+            assert_eq!(svc.log_in(&wrong, &ip).await.unwrap_err(), AppError::TooManyAttempts, "address {i}");
+        }
+        // The owner, from an address never seen, is held back too (no guess gets through) ...
+        let home = client("203.0.113.200");
+        assert_eq!(outcome(svc.log_in(&right, &home).await), Err(AppError::TooManyAttempts));
+        assert_eq!(outcome(svc.log_in(&app_login("ada@example.com", PASSWORD, "Pixel 8"), &home).await), Err(AppError::TooManyAttempts));
+        // ... and, with no lock-out, logs in once the quiet window has passed.
+        clock.advance_ms(15 * MINUTE);
+        svc.log_in(&right, &home).await.expect("logs in after the window");
+        // Refused attempts were never counted: only the five real failures were.
+        assert_eq!(svc.store.throttle_row(&ip_throttle_key("198.51.100.39")).await.unwrap(), None);
+    }
+
+    async fn an_unknown_email_is_throttled_exactly_like_a_known_one(db) {
+        let (svc, clock) = db.service().await;
+        sign_up(&svc, "Ada", "ada@example.com").await;
+        let mut answers = Vec::new();
+        for email in ["ada@example.com", "nobody@example.com"] {
+            let mut seen = Vec::new();
+            for i in 0..8 {
+                let ip = client(&format!("192.0.2.{}", i + 1));
+                seen.push(outcome(svc.log_in(&browser_login(email, WRONG, false), &ip).await));
+                clock.advance_ms(SECOND);
+            }
+            answers.push(seen);
+            clock.advance_ms(HOUR);
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0][4], Err(AppError::InvalidCredentials));
+        assert_eq!(answers[0][5], Err(AppError::TooManyAttempts));
+        // The e-mail is the normalised one: case and spacing do not open a new counter.
+        assert_eq!(
+            outcome(svc.log_in(&browser_login("  NoBody@Example.COM ", WRONG, false), &client("192.0.2.99")).await),
+            Err(AppError::InvalidCredentials),
+            "an hour later the counter started again"
+        );
+        for _ in 0..4 {
+            svc.log_in(&browser_login("nobody@example.com", WRONG, false), &client("192.0.2.99")).await.unwrap_err();
+        }
+        assert_eq!(
+            outcome(svc.log_in(&browser_login("NOBODY@example.com", WRONG, false), &client("192.0.2.98")).await),
+            Err(AppError::TooManyAttempts)
+        );
+    }
+
+    async fn one_address_guessing_across_accounts_is_slowed_but_others_are_not(db) {
+        let (svc, clock) = db.service().await;
+        sign_up(&svc, "Ada", "ada@example.com").await;
+        let attacker = client("203.0.113.66");
+        // Twenty failures on twenty different accounts are free for the address ...
+        for i in 0..20 {
+            let err = svc.log_in(&browser_login(&format!("user{i}@example.com"), WRONG, false), &attacker).await.unwrap_err();
+            assert_eq!(err, AppError::InvalidCredentials, "failure {i}");
+        }
+        // ... the next waits, even with a right password of an account never attacked ...
+        let right = browser_login("ada@example.com", PASSWORD, false);
+        assert_eq!(outcome(svc.log_in(&right, &attacker).await), Err(AppError::TooManyAttempts));
+        // ... while everyone else logs in as usual, and the address may go on after 30 s.
+        svc.log_in(&right, &client("203.0.113.67")).await.expect("another address is not held back");
+        clock.advance_ms(30 * SECOND);
+        svc.log_in(&right, &attacker).await.expect("after the wait");
+        // A success does not clear the address's counter (an attacker's own account would reset it).
+        assert_eq!(outcome(svc.log_in(&browser_login("x@example.com", WRONG, false), &attacker).await), Err(AppError::InvalidCredentials));
+        assert_eq!(outcome(svc.log_in(&right, &attacker).await), Err(AppError::TooManyAttempts));
+    }
+
+    async fn successful_logins_from_one_address_are_never_throttled(db) {
+        let (svc, clock) = db.service().await;
+        sign_up(&svc, "Ada", "ada@example.com").await;
+        sign_up(&svc, "Bob", "bob@example.com").await;
+        let office = client("192.0.2.50");
+        // Three typos first: a success refunds its own attempt and leaves them as they were.
+        for _ in 0..3 {
+            svc.log_in(&browser_login("bob@example.com", WRONG, false), &office).await.unwrap_err();
+        }
+        let before = svc.store.throttle_row(&ip_throttle_key("192.0.2.50")).await.unwrap().expect("counted");
+        assert_eq!(before.failures, 3);
+        for i in 0..50 {
+            clock.advance_ms(100);
+            svc.log_in(&browser_login("ada@example.com", PASSWORD, i % 2 == 0), &office).await.unwrap_or_else(|e| panic!("login {i}: {e:?}"));
+        }
+        let after = svc.store.throttle_row(&ip_throttle_key("192.0.2.50")).await.unwrap().expect("still there");
+        assert_eq!(after, before, "successes left the address's counter as it was");
+        assert_eq!(svc.store.throttle_row(&account_throttle_key("ada@example.com")).await.unwrap(), None);
+        // Successes alone never leave a counter behind.
+        let quiet = client("192.0.2.51");
+        for _ in 0..50 {
+            svc.log_in(&app_login("ada@example.com", PASSWORD, "Pixel 8"), &quiet).await.unwrap();
+        }
+        assert_eq!(svc.store.throttle_row(&ip_throttle_key("192.0.2.51")).await.unwrap(), None);
+    }
+
+    async fn parallel_guesses_are_counted_before_any_password_is_checked(db) {
+        let (svc, _clock) = db.service().await;
+        sign_up(&svc, "Ada", "ada@example.com").await;
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let svc = svc.clone();
+            tasks.push(tokio::spawn(async move {
+                svc.log_in(&browser_login("ada@example.com", WRONG, false), &client(&format!("198.51.100.{i}"))).await.map(|_| ())
+            }));
+        }
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        let checked = answers.iter().filter(|a| **a == Err(AppError::InvalidCredentials)).count();
+        let refused = answers.iter().filter(|a| **a == Err(AppError::TooManyAttempts)).count();
+        assert_eq!((checked, refused), (5, 19), "{answers:?}");
+    }
+
+    async fn parallel_successes_and_failures_on_one_account_never_deadlock(db) {
+        let (svc, _clock) = db.service().await;
+        let svc = svc.with_throttle(ThrottlePolicy { account_free: 1000, ip_free: 1000, ..ThrottlePolicy::default() });
+        sign_up(&svc, "Ada", "ada@example.com").await;
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let svc = svc.clone();
+            tasks.push(tokio::spawn(async move {
+                let password = if i % 2 == 0 { PASSWORD } else { WRONG };
+                svc.log_in(&browser_login("ada@example.com", password, false), &client("192.0.2.8")).await.map(|_| ())
+            }));
+        }
+        for (i, task) in tasks.into_iter().enumerate() {
+            let expected = if i % 2 == 0 { Ok(()) } else { Err(AppError::InvalidCredentials) };
+            assert_eq!(task.await.unwrap(), expected, "attempt {i}");
+        }
+    }
+
+    async fn the_wait_is_capped_and_the_count_starts_again_after_a_quiet_window(db) {
+        let (svc, clock) = db.service().await;
+        sign_up(&svc, "Ada", "ada@example.com").await;
+        let ip = client("192.0.2.77");
+        let wrong = browser_login("ada@example.com", WRONG, false);
+        let policy = ThrottlePolicy::default();
+        // Fail as fast as allowed: 5 free, then 30 s, 60 s, ... up to the 15-minute cap.
+        let mut waits = Vec::new();
+        for failures in 0..12 {
+            let wait = policy.delay_ms(failures, policy.account_free);
+            clock.advance_ms(wait);
+            if wait > 0 {
+                waits.push(wait / SECOND);
+            }
+            if wait >= policy.window_ms {
+                break;
+            }
+            assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::InvalidCredentials), "after {failures} failures");
+        }
+        assert_eq!(waits, [30, 60, 120, 240, 480, 900]);
+        // The capped wait equals the quiet window: the count has started again, five are free.
+        for _ in 0..5 {
+            assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::InvalidCredentials));
+        }
+        assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::TooManyAttempts));
+        clock.advance_ms(15 * MINUTE);
+        svc.log_in(&browser_login("ada@example.com", PASSWORD, false), &ip).await.expect("no permanent lock-out");
+    }
+
+    async fn confirming_the_password_in_a_session_is_throttled_like_a_login(db) {
+        let (svc, clock) = db.service().await;
+        let web = sign_up(&svc, "Ada", "ada@example.com").await;
+        let me = current(&svc, &web.token).await;
+        let c = client("192.0.2.30");
+        for _ in 0..5 {
+            let err = svc.change_password(&me, &c, WRONG, NEW_PASSWORD, NEW_PASSWORD).await.unwrap_err();
+            assert_eq!(err.field(), Some("current_password"));
+        }
+        let err = svc.change_password(&me, &c, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await.unwrap_err();
+        assert_eq!(err, AppError::TooManyAttempts);
+        assert_eq!(svc.reset_auto_login(&me, &c, PASSWORD).await.unwrap_err(), AppError::TooManyAttempts);
+        // They count against the account: a login has to wait as well.
+        assert_eq!(outcome(svc.log_in(&browser_login("ada@example.com", PASSWORD, false), &client("192.0.2.31")).await), Err(AppError::TooManyAttempts));
+        clock.advance_ms(30 * SECOND);
+        svc.change_password(&me, &c, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await.expect("after the wait");
+    }
+
+    async fn purge_deletes_counters_that_no_longer_count(db) {
+        let (svc, clock) = db.service().await;
+        svc.log_in(&browser_login("old@example.com", WRONG, false), &client("192.0.2.1")).await.unwrap_err();
+        clock.advance_ms(10 * MINUTE);
+        svc.log_in(&browser_login("new@example.com", WRONG, false), &client("192.0.2.2")).await.unwrap_err();
+        clock.advance_ms(5 * MINUTE);
+        svc.purge().await.unwrap();
+        assert_eq!(svc.store.throttle_row(&account_throttle_key("old@example.com")).await.unwrap(), None);
+        assert_eq!(svc.store.throttle_row(&ip_throttle_key("192.0.2.1")).await.unwrap(), None);
+        let kept = svc.store.throttle_row(&account_throttle_key("new@example.com")).await.unwrap().expect("still counts");
+        assert_eq!(kept.failures, 1);
+        assert_eq!(kept.last_failure_at, T0 + 10 * MINUTE);
+        assert!(svc.store.throttle_row(&ip_throttle_key("192.0.2.2")).await.unwrap().is_some());
+    }
+
+    async fn thresholds_follow_the_configured_policy(db) {
+        let (svc, clock) = db.service().await;
+        let svc = svc.with_throttle(ThrottlePolicy { account_free: 2, ip_free: 100, base_delay_ms: 5 * SECOND, max_delay_ms: 20 * SECOND, window_ms: MINUTE });
+        let wrong = browser_login("ada@example.com", WRONG, false);
+        let ip = client("192.0.2.5");
+        svc.log_in(&wrong, &ip).await.unwrap_err();
+        svc.log_in(&wrong, &ip).await.unwrap_err();
+        assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::TooManyAttempts));
+        clock.advance_ms(5 * SECOND);
+        assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::InvalidCredentials));
+        clock.advance_ms(9 * SECOND);
+        assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::TooManyAttempts));
+    }
+}
