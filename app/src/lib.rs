@@ -17,6 +17,8 @@ use leptos_router::path;
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::csp::set_for_page(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod cookie;
+pub mod csp;
 pub mod device;
 pub mod password;
 pub mod request;
