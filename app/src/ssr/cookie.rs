@@ -64,6 +64,44 @@ mod tests {
         assert!(c.clear().contains("Max-Age=0"));
     }
 
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn token_from_header_never_panics_and_returns_a_clean_value(header in any::<String>(), secure in any::<bool>()) {
+                let c = CookieSettings { secure };
+                if let Some(token) = c.token_from_header(&header) {
+                    prop_assert!(!token.is_empty());
+                    prop_assert!(!token.contains(';'));
+                    prop_assert_eq!(token.trim(), token);
+                    prop_assert!(header.contains(token));
+                }
+            }
+
+            #[test]
+            fn the_session_cookie_is_found_among_any_others(
+                before in proptest::collection::vec(("[a-z_]{1,10}", "[A-Za-z0-9=_-]{0,20}"), 0..4),
+                after in proptest::collection::vec(("[a-z_]{1,10}", "[A-Za-z0-9=_-]{0,20}"), 0..4),
+                token in "[A-Za-z0-9_-]{1,64}",
+                secure in any::<bool>(),
+            ) {
+                let c = CookieSettings { secure };
+                let others = |v: &Vec<(String, String)>| {
+                    v.iter().filter(|(n, _)| n != c.name()).map(|(n, val)| format!("{n}={val}")).collect::<Vec<_>>()
+                };
+                let mut parts = others(&before);
+                parts.push(format!("{}={token}", c.name()));
+                parts.extend(others(&after));
+                let header = parts.join("; ");
+                prop_assert_eq!(c.token_from_header(&header), Some(token.as_str()));
+            }
+        }
+    }
+
     #[test]
     fn finds_the_token_among_other_cookies() {
         let c = CookieSettings { secure: false };

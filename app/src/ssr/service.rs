@@ -700,6 +700,68 @@ mod tests {
         assert_eq!(ip_throttle_key(&"x".repeat(500)).len(), 3 + 64);
     }
 
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Anything a form field could hold: arbitrary Unicode, look-alikes of addresses, and
+        /// overlong input.
+        fn input() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                "[ \t]{0,2}[A-Za-z0-9._%+-]{0,20}@[A-Za-z0-9.-]{0,20}[ \t]{0,2}",
+                r"\PC{0,80}",
+                "[a-z@. ]{240,300}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn normalize_email_never_panics_and_accepts_only_plausible_addresses(raw in input()) {
+                let result = normalize_email(&raw);
+                if let Ok(email) = result.clone() {
+                    prop_assert!(!email.is_empty() && email.len() <= limits::EMAIL_MAX);
+                    prop_assert_eq!(email.matches('@').count(), 1);
+                    prop_assert!(!email.chars().any(|c| c.is_whitespace() || c.is_control()));
+                    prop_assert_eq!(email.to_lowercase(), email.clone());
+                    prop_assert_eq!(normalize_email(&email).ok(), Some(email.clone()), "normalising twice changes nothing");
+                } else {
+                    let err = result.unwrap_err();
+                    prop_assert_eq!(err.field(), Some("email"));
+                }
+            }
+
+            #[test]
+            fn plausible_addresses_are_accepted_in_any_case(local in "[A-Za-z0-9._+-]{1,30}", domain in "[A-Za-z0-9-]{1,20}(\\.[A-Za-z]{2,6}){1,2}") {
+                let raw = format!("  {local}@{domain} ");
+                prop_assert_eq!(normalize_email(&raw), Ok(format!("{local}@{domain}").to_lowercase()));
+            }
+
+            #[test]
+            fn device_names_are_1_to_64_characters_without_control_characters(raw in input()) {
+                match validate_device_name(&raw) {
+                    Ok(name) => {
+                        let n = name.chars().count();
+                        prop_assert!((1..=limits::DEVICE_NAME_MAX).contains(&n), "{} characters", n);
+                        prop_assert!(!name.chars().any(char::is_control));
+                        prop_assert_eq!(name.trim(), name.as_str());
+                        prop_assert_eq!(validate_device_name(&name).ok(), Some(name.clone()));
+                    }
+                    Err(err) => {
+                        prop_assert_eq!(err.field(), Some("device_name"));
+                    }
+                }
+            }
+
+            #[test]
+            fn throttle_keys_never_panic_and_stay_short(ip in input()) {
+                prop_assert!(ip_throttle_key(&ip).chars().count() <= 3 + 64);
+            }
+        }
+    }
+
     #[test]
     fn remembered_logins_live_longer() {
         let p = SessionPolicy::default();
