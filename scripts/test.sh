@@ -21,3 +21,4 @@ cargo leptos build --release
 echo "==> End-to-end tests (Playwright, Debian Chromium)"
 cd end2end
 npx playwright test
+cd .. && scripts/bench.sh --quick --smoke   # the benchmark still runs; no speed thresholds here (bench/results.md has them)
