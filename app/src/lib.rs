@@ -13,7 +13,7 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -58,7 +58,9 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/login") view=pages::auth::LoginPage/>
                 <Route path=path!("/signup") view=pages::auth::SignupPage/>
-                <ParentRoute path=path!("") view=pages::shell::Shell>
+                // In order: each Suspense waits for its data inline, so the first HTML is the whole
+                // page and works without JavaScript (out-of-order would need JS to swap it in).
+                <ParentRoute path=path!("") view=pages::shell::Shell ssr=SsrMode::InOrder>
                     <Route path=path!("") view=pages::shell::Inbox/>
                     <ParentRoute path=path!("settings") view=pages::settings::SettingsLayout>
                         <Route path=path!("") view=pages::settings::SettingsHome/>

@@ -102,10 +102,13 @@ fn SignedOut(message: String) -> impl IntoView {
 #[component]
 pub fn Inbox() -> impl IntoView {
     let query = use_query_map();
-    let folder = move || {
+    let folder = Memo::new(move |_| {
         let slug = query.read().get("folder").unwrap_or_else(|| "inbox".into());
         FOLDERS.iter().find(|(s, _)| *s == slug).map(|(_, label)| *label).unwrap_or("Inbox")
-    };
+    });
+    // The title is rendered into <head> after the page body, when this route's reactive owner may
+    // already be gone: read without panicking.
+    let folder = move || folder.try_get().unwrap_or("Inbox");
     view! {
         <Title text=move || folder().to_string()/>
         <h1>{folder}</h1>
