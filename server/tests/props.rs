@@ -256,7 +256,9 @@ fn ending_a_session_through_the_api_takes_any_id() {
         let path = if encode { format!("/api/v1/sessions/{}", encode_segment(&id)) } else { format!("/api/v1/sessions/{id}") };
         let req = env.request(Method::DELETE, &path).bearer_auth(&env.token);
         let res = env.check(req, "api end session")?;
-        prop_assert!(matches!(res.status.as_u16(), 204 | 400 | 401 | 404 | 405), "{}: {:?} {}", path, res.status, res.text);
+        // A raw id with dot segments ("../..") leaves /api/v1 once the client normalises the path:
+        // a cookie-less DELETE elsewhere is refused as cross-site (403).
+        prop_assert!(matches!(res.status.as_u16(), 204 | 400 | 401 | 403 | 404 | 405), "{}: {:?} {}", path, res.status, res.text);
         Ok(())
     });
     assert!(env.app_session_alive(), "no arbitrary id ended the caller's own session");

@@ -8,6 +8,8 @@ pub mod password;
 pub mod request;
 pub mod service;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 pub mod token;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

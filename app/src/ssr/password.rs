@@ -71,18 +71,22 @@ impl PasswordHasherPool {
         self.verify_holding_permit(password, hash).await
     }
 
-    /// Like [`verify`](Self::verify), but once a hashing slot is free, first runs `admit` (login
-    /// throttling counts the attempt there, or refuses it). Attempts counted but not yet checked
-    /// are then at most the number of slots, however many requests queue for one.
-    pub async fn verify_admitted<T>(
+    /// A hashing slot, held across a throttled login: the attempt is counted, the password
+    /// checked, and a success taken back off the count, all within the slot. So attempts counted
+    /// but not yet settled are never more than the slots, however many requests queue for one,
+    /// and honest parallel logins never add up to a lock-out.
+    pub async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+        self.limit.acquire().await.map_err(|_| AppError::Internal)
+    }
+
+    /// [`verify`](Self::verify) inside a slot taken with [`slot`](Self::slot).
+    pub async fn verify_in_slot(
         &self,
+        _slot: &tokio::sync::SemaphorePermit<'_>,
         password: &str,
         hash: Option<&str>,
-        admit: impl std::future::Future<Output = Result<T, AppError>>,
-    ) -> Result<(T, bool), AppError> {
-        let _permit = self.limit.acquire().await.map_err(|_| AppError::Internal)?;
-        let admitted = admit.await?;
-        Ok((admitted, self.verify_holding_permit(password, hash).await?))
+    ) -> Result<bool, AppError> {
+        self.verify_holding_permit(password, hash).await
     }
 
     async fn verify_holding_permit(&self, password: &str, hash: Option<&str>) -> Result<bool, AppError> {

@@ -252,7 +252,13 @@ impl AuthService {
         self.refuse_if_throttled(&email, client).await?;
         let account = self.store.account_by_email(&email).await?;
         let hash = account.as_ref().map(|a| a.password_hash.as_str());
-        let (attempt, ok) = self.hasher.verify_admitted(req.password, hash, self.charge_attempt(&email, client)).await?;
+        let slot = self.hasher.slot().await?;
+        let attempt = self.charge_attempt(&email, client).await?;
+        let ok = self.hasher.verify_in_slot(&slot, req.password, hash).await?;
+        if ok && account.is_some() {
+            self.refund_attempt(&attempt).await?;
+        }
+        drop(slot);
         let account = match (ok, account) {
             (true, Some(account)) => account,
             (_, account) => {
@@ -264,7 +270,6 @@ impl AuthService {
                 return Err(AppError::InvalidCredentials);
             }
         };
-        self.refund_attempt(&attempt).await?;
         // The mail app stays logged in: its logins are always remembered.
         let remember = req.remember || req.kind == SessionKind::App;
         self.start_session(account.id, remember, req.kind, device_name, client).await
@@ -536,9 +541,9 @@ impl AuthService {
         }
         let account = self.store.account_by_id(current.account_id).await?.ok_or(AppError::Unauthorized)?;
         self.refuse_if_throttled(&account.email, client).await?;
-        let charge = self.charge_attempt(&account.email, client);
-        let (attempt, ok) = self.hasher.verify_admitted(password, Some(&account.password_hash), charge).await?;
-        if !ok {
+        let slot = self.hasher.slot().await?;
+        let attempt = self.charge_attempt(&account.email, client).await?;
+        if !self.hasher.verify_in_slot(&slot, password, Some(&account.password_hash)).await? {
             return Err(AppError::validation(field, message));
         }
         self.refund_attempt(&attempt).await

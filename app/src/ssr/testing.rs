@@ -1,0 +1,204 @@
+//! Test support shared by the store tests (`app/tests`) and the HTTP tests (`server/tests`):
+//! throw-away databases of both backends, and the `backend_tests!` macro that writes every test
+//! once and runs it on SQLite and on PostgreSQL. Not used by the server itself.
+//!
+//! * SQLite: a fresh database file in its own temporary directory, removed when the test ends.
+//! * PostgreSQL: a fresh database created through `POSTERN_TEST_POSTGRES_URL` (a database the
+//!   role `postern`, which has CREATEDB, can connect to), dropped when the test ends. Without that
+//!   variable the PostgreSQL half is skipped with a note, except under CI, where it must run.
+
+use super::password::PasswordHasherPool;
+use super::{AuthService, ManualClock, SessionPolicy, SharedClock, Store};
+use sqlx::Connection;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Writes each test once for both backends: `mod sqlite { ... }` and `mod postgres { ... }`.
+///
+/// ```ignore
+/// backend_tests! {
+///     async fn something_holds(db) { let svc = db.service().await; ... }
+/// }
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($( $(#[$meta:meta])* async fn $name:ident($db:ident) $body:block )*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $db = $crate::ssr::testing::TestDb::sqlite();
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some($db) = $crate::ssr::testing::TestDb::postgres().await else { return };
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+/// 2023-11-14T22:13:20Z: a fixed start for every manual clock.
+pub const T0: i64 = 1_700_000_000_000;
+pub const SECOND: i64 = 1_000;
+pub const MINUTE: i64 = 60 * SECOND;
+pub const HOUR: i64 = 60 * MINUTE;
+pub const DAY: i64 = 24 * HOUR;
+
+pub const PASSWORD: &str = "Lighthouse-Quartz-Maple-42";
+pub const NEW_PASSWORD: &str = "Glacier-Trombone-Saffron-77";
+
+/// 16 random lower-case hex characters (from the app's own token generator, so no extra crate).
+pub fn random_hex() -> String {
+    let bytes = super::token::hash_token(&super::token::new_token());
+    bytes[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A throw-away database; removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    pub backend: &'static str,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    /// Another `TestDb` owns the database.
+    Borrowed,
+    Dir(PathBuf),
+    PgDatabase { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!("postern-test-{}", random_hex()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let url = format!("sqlite://{}", dir.join("postern.db").display());
+        TestDb { url, backend: "sqlite", cleanup: Cleanup::Dir(dir) }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (with a note) when none is configured outside CI.
+    pub async fn postgres() -> Option<Self> {
+        // The URL is the last word that looks like one: a script that produced it may have
+        // printed a status line first (e.g. "Cluster is already running.").
+        let configured = std::env::var("POSTERN_TEST_POSTGRES_URL").ok().and_then(|v| {
+            v.split_whitespace().filter(|w| w.starts_with("postgres://") || w.starts_with("postgresql://")).last().map(str::to_string)
+        });
+        let admin_url = match configured {
+            Some(url) => url,
+            _ => {
+                if std::env::var_os("CI").is_some() {
+                    panic!("POSTERN_TEST_POSTGRES_URL is not set, but CI must test PostgreSQL too");
+                }
+                // Once per test binary, and past the test harness's output capture.
+                static NOTE: std::sync::Once = std::sync::Once::new();
+                NOTE.call_once(|| {
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "note: POSTERN_TEST_POSTGRES_URL is not set: the PostgreSQL tests pass without running"
+                    );
+                });
+                return None;
+            }
+        };
+        let name = format!("postern_t_{}", random_hex());
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to POSTERN_TEST_POSTGRES_URL: {e}"));
+        // Concurrent CREATE DATABASE can trip over each other on the template; retry briefly.
+        let mut attempt = 0;
+        loop {
+            match sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await {
+                Ok(_) => break,
+                Err(e) if attempt < 20 => {
+                    attempt += 1;
+                    eprintln!("CREATE DATABASE {name} failed ({e}); retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => panic!("CREATE DATABASE {name}: {e}"),
+            }
+        }
+        let _ = conn.close().await;
+        let url = with_database(&admin_url, &name);
+        Some(TestDb { url, backend: "postgres", cleanup: Cleanup::PgDatabase { admin_url, name } })
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.url).await.unwrap_or_else(|e| panic!("connect to {}: {e}", self.url))
+    }
+
+    /// A service with the default policy and a manual clock at [`T0`].
+    pub async fn service(&self) -> (AuthService, Arc<ManualClock>) {
+        self.service_with(SessionPolicy::default()).await
+    }
+
+    pub async fn service_with(&self, policy: SessionPolicy) -> (AuthService, Arc<ManualClock>) {
+        let clock = ManualClock::new(T0);
+        let shared: SharedClock = clock.clone();
+        (AuthService::new(self.store().await, shared, policy, PasswordHasherPool::for_tests()), clock)
+    }
+}
+
+impl TestDb {
+    /// The same database reached through another URL (a proxy, say); the original cleans up.
+    pub fn via(&self, url: String) -> TestDb {
+        TestDb { url, backend: self.backend, cleanup: Cleanup::Borrowed }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Borrowed => {}
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::PgDatabase { admin_url, name } => {
+                // Best effort, on a thread of its own: Drop cannot await, and the test's runtime
+                // may be shutting down. WITH (FORCE) closes the pool connections still open.
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                    rt.block_on(async move {
+                        let drop = async {
+                            let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.ok()?;
+                            conn.close().await.ok()
+                        };
+                        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drop).await;
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// `admin_url` with its database name replaced by `name`.
+fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin_url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
