@@ -27,15 +27,17 @@ impl Process {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the server binary");
+        let mut process = Process { child, base: base.clone() };
         let http = client();
         for _ in 0..300 {
             if let Ok(res) = http.get(format!("{base}/readyz")).send().await {
                 if res.status() == StatusCode::OK {
-                    return Process { child, base };
+                    return process;
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        process.kill();
         panic!("the server did not become ready");
     }
 
@@ -186,7 +188,8 @@ backend_tests! {
                 Some(false) => assert!(me.status == StatusCode::OK || me.json()["reason"] == "ended_by_user", "{}", me.text),
             }
         }
-        for change in changes.lock().unwrap().iter() {
+        let changes = changes.lock().unwrap().clone();
+        for change in &changes {
             let old = MailApp::at(&base, None).log_in(&change.email, PASSWORD, "Check").await.status == StatusCode::OK;
             let new = MailApp::at(&base, None).log_in(&change.email, NEW_PASSWORD, "Check").await.status == StatusCode::OK;
             assert!(old != new, "exactly one password works for {}: old {old}, new {new}", change.email);

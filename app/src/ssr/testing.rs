@@ -93,7 +93,7 @@ impl TestDb {
         // The URL is the last word that looks like one: a script that produced it may have
         // printed a status line first (e.g. "Cluster is already running.").
         let configured = std::env::var("POSTERN_TEST_POSTGRES_URL").ok().and_then(|v| {
-            v.split_whitespace().filter(|w| w.starts_with("postgres://") || w.starts_with("postgresql://")).last().map(str::to_string)
+            v.split_whitespace().rfind(|w| w.starts_with("postgres://") || w.starts_with("postgresql://")).map(str::to_string)
         });
         let admin_url = match configured {
             Some(url) => url,
