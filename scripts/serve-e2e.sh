@@ -8,5 +8,7 @@ export DATABASE_URL="sqlite://$db_dir/postern.db"
 export POSTERN_POLL_INTERVAL_MS="${POSTERN_POLL_INTERVAL_MS:-1000}"
 export POSTERN_LISTEN=127.0.0.1:3000
 export LEPTOS_SITE_ROOT=target/site
-export RUST_LOG="${RUST_LOG:-warn}"
-exec target/release/server
+export RUST_LOG="${RUST_LOG:-info,server=debug}"
+# The log is checked afterwards for leaked passwords and tokens (scripts/check-logs.sh).
+mkdir -p target
+exec target/release/server >>target/e2e-server.log 2>&1

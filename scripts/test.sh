@@ -19,6 +19,9 @@ echo "==> Release build (site + server)"
 cargo leptos build --release
 
 echo "==> End-to-end tests (Playwright, Debian Chromium)"
-cd end2end
-npx playwright test
-cd .. && scripts/bench.sh --quick --smoke   # the benchmark still runs; no speed thresholds here (bench/results.md has them)
+rm -f target/e2e-server.log
+(cd end2end && npx playwright test)
+scripts/check-logs.sh target/e2e-server.log
+
+echo "==> Benchmark smoke run"
+scripts/bench.sh --quick --smoke   # the benchmark still runs; no speed thresholds here (bench/results.md has them)

@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session_layer))
         .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(middleware::access_log))
         .layer(axum::middleware::from_fn(|req, next| middleware::body_limit(BODY_LIMIT, req, next)))
         .with_state(state)
 }

@@ -237,3 +237,16 @@ mod tests {
         assert_eq!(forwarded_client(&spoofed, &[proxy]), None);
     }
 }
+
+/// One line per request at debug level: method, path, status, time. Never headers (no `Cookie`,
+/// no `Authorization`), never the query string, never a body.
+pub async fn access_log(req: Request, next: Next) -> Response {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return next.run(req).await;
+    }
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    tracing::debug!(%method, %path, status = res.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    res
+}
