@@ -1,6 +1,6 @@
 //! Small pieces used by several pages.
 
-use crate::model::AppError;
+use crate::model::{limits, AppError};
 use leptos::prelude::*;
 
 /// The app's one confirmation dialog: a native modal `<dialog>`, so focus moves into it, stays
@@ -88,5 +88,32 @@ pub fn TrashIcon() -> impl IntoView {
                 d="M9 3h6l1 2h4v2H4V5h4l1-2zm-3 6h12l-1 12H7L6 9zm4 2v8h2v-8h-2zm4 0v8h2v-8h-2z"
             ></path>
         </svg>
+    }
+}
+
+/// A new password and its repetition, with the policy hint: the same on sign-up and on change.
+#[component]
+pub fn NewPasswordFields(
+    /// Form field name of the password; the repetition is `repeat_{name}`.
+    name: &'static str,
+    label: &'static str,
+    repeat_label: &'static str,
+) -> impl IntoView {
+    let hint_id = format!("{name}-hint");
+    let repeat = format!("repeat_{name}");
+    view! {
+        <div class="field">
+            <label for=name>{label}</label>
+            <input id=name name=name type="password" autocomplete="new-password" required
+                minlength=limits::PASSWORD_MIN maxlength=limits::PASSWORD_MAX aria-describedby=hint_id.clone()/>
+            <p class="hint" id=hint_id>
+                "At least 8 characters. A phrase of several unrelated words is strong and easy to remember."
+            </p>
+        </div>
+        <div class="field">
+            <label for=repeat.clone()>{repeat_label}</label>
+            <input id=repeat.clone() name=repeat type="password" autocomplete="new-password" required
+                maxlength=limits::PASSWORD_MAX/>
+        </div>
     }
 }

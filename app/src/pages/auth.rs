@@ -1,7 +1,7 @@
 //! Sign-up and login. Both forms work without JavaScript too (plain form posts).
 
 use crate::api::{LogIn, SignUp};
-use crate::components::{action_error, FormError};
+use crate::components::{action_error, FormError, NewPasswordFields};
 use crate::model::limits;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -65,20 +65,7 @@ pub fn SignupPage() -> impl IntoView {
                         <input id="email" name="email" type="email" autocomplete="email" required
                             maxlength=limits::EMAIL_MAX/>
                     </div>
-                    <div class="field">
-                        <label for="password">"Password"</label>
-                        <input id="password" name="password" type="password" autocomplete="new-password"
-                            required minlength=limits::PASSWORD_MIN maxlength=limits::PASSWORD_MAX
-                            aria-describedby="password-hint"/>
-                        <p class="hint" id="password-hint">
-                            "At least 8 characters. A phrase of several unrelated words is strong and easy to remember."
-                        </p>
-                    </div>
-                    <div class="field">
-                        <label for="repeat_password">"Repeat password"</label>
-                        <input id="repeat_password" name="repeat_password" type="password"
-                            autocomplete="new-password" required maxlength=limits::PASSWORD_MAX/>
-                    </div>
+                    <NewPasswordFields name="password" label="Password" repeat_label="Repeat password"/>
                     <button type="submit" class="button primary" disabled=move || signup.pending().get()>
                         "Create account"
                     </button>

@@ -1,7 +1,7 @@
 //! Settings (left-hand menu), Change password, and My Account → Security options.
 
 use crate::api::{ChangePassword, ResetAutoLogin};
-use crate::components::{action_error, action_succeeded, FormError};
+use crate::components::{action_error, action_succeeded, FormError, NewPasswordFields};
 use crate::model::limits;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -71,19 +71,7 @@ pub fn PasswordPage() -> impl IntoView {
                 <input id="current_password" name="current_password" type="password"
                     autocomplete="current-password" required maxlength=limits::PASSWORD_MAX/>
             </div>
-            <div class="field">
-                <label for="new_password">"New password"</label>
-                <input id="new_password" name="new_password" type="password" autocomplete="new-password"
-                    required minlength=limits::PASSWORD_MIN maxlength=limits::PASSWORD_MAX aria-describedby="new-password-hint"/>
-                <p class="hint" id="new-password-hint">
-                    "At least 8 characters. A phrase of several unrelated words is strong and easy to remember."
-                </p>
-            </div>
-            <div class="field">
-                <label for="repeat_new_password">"Repeat new password"</label>
-                <input id="repeat_new_password" name="repeat_new_password" type="password"
-                    autocomplete="new-password" required maxlength=limits::PASSWORD_MAX/>
-            </div>
+            <NewPasswordFields name="new_password" label="New password" repeat_label="Repeat new password"/>
             <button type="submit" class="button primary" disabled=move || change.pending().get()>"Save changes"</button>
         </ActionForm>
     }
