@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 export PATH="$HOME/.cargo/bin:$PATH"
+# One build per run: incremental artifacts would only cost disk and time.
+export CARGO_INCREMENTAL=0
 
 echo "==> PostgreSQL"
 export POSTERN_TEST_POSTGRES_URL="$(scripts/pg-test-db.sh)"
