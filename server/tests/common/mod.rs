@@ -55,11 +55,7 @@ impl TestServer {
         let task = tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
         });
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(CHROME)
-            .build()
-            .unwrap();
+        let http = client();
         TestServer { base, clock, state, http, task }
     }
 
@@ -107,7 +103,13 @@ impl TestServer {
 
 /// An HTTP client for a server that is not a [`TestServer`] (a separate process, say).
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).user_agent(CHROME).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(CHROME)
+        // A request that hangs fails its test in seconds instead of stalling the whole run.
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 impl Browser {
