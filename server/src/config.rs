@@ -79,7 +79,8 @@ pub struct Config {
     #[arg(long, env = "POSTERN_PURGE_INTERVAL_SECS", default_value_t = 3600)]
     pub purge_interval_secs: u64,
 
-    /// Password hashes computed at once (each takes 19 MiB); defaults to the number of cores.
+    /// Password hashes computed at once (each takes 19 MiB); defaults to the number of cores minus
+    /// one (at least one), so that a login storm leaves a core to everything else.
     #[arg(long, env = "POSTERN_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
 

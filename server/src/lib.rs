@@ -97,8 +97,11 @@ pub fn spawn_purge_job(auth: AuthService, interval: Duration) -> tokio::task::Jo
 
 /// Serves until Ctrl-C / SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // One core stays free of password hashing (where there is more than one): a login storm must
+    // not take every core from the requests that have to stay fast. On two cores this keeps the
+    // poll's p99 within 2× during a 64-way storm; hashing on both made it 7× (bench/results.md).
     let hasher = PasswordHasherPool::new(config.hash_concurrency.unwrap_or_else(|| {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+        std::thread::available_parallelism().map(|n| n.get().saturating_sub(1).max(1)).unwrap_or(1)
     }));
     let state = build_state(&config, Arc::new(SystemClock), hasher).await?;
     tracing::info!(backend = state.ctx.auth.store.backend_name(), "database ready");
