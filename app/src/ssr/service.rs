@@ -381,8 +381,9 @@ impl AuthService {
             self.store.mark_expired(row.account_id, &row.id, expired_at).await?;
             return Ok(Resolved::Ended(EndReason::Expired));
         }
-        if activity && now - row.last_active_at >= self.policy.activity_write_interval_ms {
-            self.store.touch(&row.id, now, now + self.policy.idle(row.auto_login)).await?;
+        let stale_before = now - self.policy.activity_write_interval_ms;
+        if activity && row.last_active_at <= stale_before {
+            self.store.touch(&row.id, now, now + self.policy.idle(row.auto_login), stale_before).await?;
         }
         Ok(Resolved::Active(CurrentSession {
             session_id: row.id,

@@ -442,12 +442,15 @@ impl Store {
         })
     }
 
-    /// Records activity. Callers write at most once a minute per session.
-    pub async fn touch(&self, session_id: &str, now: i64, idle_expires_at: i64) -> Result<()> {
-        const SQL: &str =
-            "UPDATE sessions SET last_active_at = $2, idle_expires_at = $3 WHERE id = $1 AND ended_at IS NULL";
+    /// Records activity, unless it was recorded after `stale_before`: of several requests that
+    /// all read an old "last active" at once (a page and its server functions, many tabs), only the
+    /// first writes; the others match no row. So a session is written at most once a minute on
+    /// every instance, without any state kept in a process.
+    pub async fn touch(&self, session_id: &str, now: i64, idle_expires_at: i64, stale_before: i64) -> Result<()> {
+        const SQL: &str = "UPDATE sessions SET last_active_at = $2, idle_expires_at = $3
+                           WHERE id = $1 AND ended_at IS NULL AND last_active_at <= $4";
         with_pool!(self, |pool| {
-            sqlx::query(SQL).bind(session_id).bind(now).bind(idle_expires_at).execute(pool).await?;
+            sqlx::query(SQL).bind(session_id).bind(now).bind(idle_expires_at).bind(stale_before).execute(pool).await?;
         });
         Ok(())
     }
