@@ -212,6 +212,21 @@ backend_tests! {
         assert_eq!(list.len(), 1);
     }
 
+    async fn a_session_ended_by_another_instance_fails_there_and_here_on_the_next_request(db) {
+        // Two services on one database stand for two server instances (or, on SQLite, for the
+        // direct read path and another process's writes): nothing is cached anywhere.
+        let (here, _clock) = db.service().await;
+        let (there, _clock2) = db.service().await;
+        let web = sign_up(&here, "Ada", "ada@example.com").await;
+        let phone = log_in_app(&here, "ada@example.com", "Pixel 8").await;
+        assert!(matches!(there.authenticate(&phone.token, false).await.unwrap(), Resolved::Active(_)));
+        assert_eq!(there.list_sessions(&current(&there, &web.token).await).await.unwrap().len(), 2);
+        let me = current(&there, &web.token).await;
+        there.end_session(&me, &client("203.0.113.1"), &phone.session_id).await.unwrap();
+        assert_eq!(here.authenticate(&phone.token, false).await.unwrap(), Resolved::Ended(EndReason::EndedByUser));
+        assert_eq!(here.list_sessions(&current(&here, &web.token).await).await.unwrap().len(), 1);
+    }
+
     async fn ending_the_current_session_this_way_is_a_conflict(db) {
         let (svc, _clock) = db.service().await;
         let web = sign_up(&svc, "Ada", "ada@example.com").await;

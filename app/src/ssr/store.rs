@@ -6,7 +6,9 @@
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::FromRow;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::model::{AppError, EndReason, SessionKind};
@@ -17,18 +19,33 @@ pub enum StoreError {
     DuplicateEmail,
     /// The database cannot be reached (stopped, network, pool exhausted): retryable, a 503.
     #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("database error: {0}")]
     Other(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An error of the direct SQLite read path ([`SqliteReader`]).
+    #[error("database error: {0}")]
+    Read(#[source] rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            // Another connection holds a lock past the busy timeout, or the file is gone: retryable.
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::CannotOpen) => {
+                StoreError::Unavailable(Box::new(e))
+            }
+            _ => StoreError::Read(e),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-                StoreError::Unavailable(e)
+                StoreError::Unavailable(Box::new(e))
             }
             sqlx::Error::Database(db) if db.is_unique_violation() && db.message().contains("email") => {
                 StoreError::DuplicateEmail
@@ -69,6 +86,8 @@ enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    /// On SQLite, the reads of every request (the session lookup, the session list) bypass sqlx.
+    reader: Option<Arc<SqliteReader>>,
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool is configured. The body is compiled once per
@@ -254,7 +273,7 @@ impl Store {
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_lazy_with(options);
-            Store { backend: Backend::Postgres(pool) }
+            Store { backend: Backend::Postgres(pool), reader: None }
         } else {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -268,12 +287,13 @@ impl Store {
                     std::fs::create_dir_all(dir).map_err(|e| StoreError::Other(sqlx::Error::Io(e)))?;
                 }
             }
+            let reader = SqliteReader::for_file(options.get_filename()).map(Arc::new);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;
-            Store { backend: Backend::Sqlite(pool) }
+            Store { backend: Backend::Sqlite(pool), reader }
         };
         store.migrate().await?;
         Ok(store)
@@ -312,6 +332,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(reader) = &self.reader {
+            reader.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
         with_pool!(self, |pool| pool.close().await)
     }
 
@@ -419,6 +442,29 @@ impl Store {
                                   s.expires_at, s.ended_at, s.end_reason, a.email, a.name, a.sessions_version
                            FROM sessions s JOIN accounts a ON a.id = s.account_id
                            WHERE s.token_hash = $1";
+        if let Some(reader) = &self.reader {
+            return reader.read(|conn| {
+                use rusqlite::OptionalExtension;
+                conn.prepare_cached(SQL)?
+                    .query_row([token_hash], |r| {
+                        Ok(AuthRow {
+                            id: r.get(0)?,
+                            account_id: r.get(1)?,
+                            kind: r.get(2)?,
+                            auto_login: r.get(3)?,
+                            last_active_at: r.get(4)?,
+                            idle_expires_at: r.get(5)?,
+                            expires_at: r.get(6)?,
+                            ended_at: r.get(7)?,
+                            end_reason: r.get(8)?,
+                            email: r.get(9)?,
+                            name: r.get(10)?,
+                            sessions_version: r.get(11)?,
+                        })
+                    })
+                    .optional()
+            });
+        }
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(token_hash).fetch_optional(pool).await?))
     }
 
@@ -460,6 +506,24 @@ impl Store {
         const SQL: &str = "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at
                            FROM sessions WHERE account_id = $1 AND ended_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
                            ORDER BY last_active_at DESC, created_at DESC";
+        if let Some(reader) = &self.reader {
+            return reader.read(|conn| {
+                conn.prepare_cached(SQL)?
+                    .query_map([account_id, now], |r| {
+                        Ok(SessionRow {
+                            id: r.get(0)?,
+                            kind: r.get(1)?,
+                            auto_login: r.get(2)?,
+                            device_name: r.get(3)?,
+                            ip: r.get(4)?,
+                            user_agent: r.get(5)?,
+                            created_at: r.get(6)?,
+                            last_active_at: r.get(7)?,
+                        })
+                    })?
+                    .collect()
+            });
+        }
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(now).fetch_all(pool).await?))
     }
 
@@ -777,4 +841,67 @@ pub struct EventRow {
     pub target_id: Option<String>,
     pub ip: Option<String>,
     pub detail: Option<String>,
+}
+
+/// Read-only SQLite connections used directly on the calling thread, for the reads every request
+/// makes. sqlx's SQLite driver runs each connection on a thread of its own and passes the query
+/// and each row over channels; for a lookup that SQLite answers in microseconds those hand-offs
+/// between threads cost several times the lookup itself (see bench/results.md). Running it inline
+/// is safe for an async worker because in WAL mode readers never wait for writers: the lookup is
+/// an index probe of pages already in memory. Nothing is cached: every call reads the latest
+/// committed state, so a session ended by any connection or process is seen at once.
+pub(crate) struct SqliteReader {
+    path: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl std::fmt::Debug for SqliteReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteReader").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteReader {
+    /// Connections kept open for reuse; more are opened under a burst and closed after it.
+    const KEEP: usize = 16;
+
+    /// `None` for an in-memory database, which another connection could not see.
+    fn for_file(path: &Path) -> Option<Self> {
+        let name = path.to_string_lossy();
+        if name.is_empty() || name.starts_with(":memory:") || name.contains("mode=memory") {
+            return None;
+        }
+        Some(SqliteReader { path: path.to_owned(), idle: Mutex::new(Vec::new()) })
+    }
+
+    fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        // Opened read-write but refusing writes: a read-only connection could not open a WAL
+        // database whose -shm file is missing (after the last writer closed).
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "query_only", true)?;
+        // Reads only wait while a checkpoint resets the WAL, which takes milliseconds.
+        conn.busy_timeout(Duration::from_secs(2))?;
+        Ok(conn)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = f(&conn);
+        // A connection that failed is dropped rather than reused.
+        if result.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < Self::KEEP {
+                idle.push(conn);
+            }
+        }
+        Ok(result?)
+    }
 }
