@@ -883,6 +883,9 @@ impl SqliteReader {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.pragma_update(None, "query_only", true)?;
+        // Index probes of a large table read pages straight from the OS page cache instead of a
+        // pread call per page (virtual address space only; SQLite's page cache stays small).
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
         // Reads only wait while a checkpoint resets the WAL, which takes milliseconds.
         conn.busy_timeout(Duration::from_secs(2))?;
         Ok(conn)
