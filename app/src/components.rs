@@ -60,22 +60,59 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
     move || error.get().map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
 }
 
-/// The error of a server action, if its last run failed.
-pub fn action_error<I, O>(action: ServerAction<I>) -> Signal<Option<AppError>>
+/// Server side: the error of a plain form post (no JavaScript yet) to `S`, which the server
+/// function put into the URL it sent the browser back to. A form island gets it as a prop, so the
+/// browser renders the same error the server did when it hydrates the island.
+pub fn posted_error<S, O>() -> Option<AppError>
 where
-    I: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
+    S: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
     O: Clone + Send + Sync + 'static,
 {
-    Signal::derive(move || action.value().get().and_then(|r| r.err()))
+    ServerAction::<S>::new().value().get_untracked().and_then(|r| r.err())
 }
 
-/// Whether the last run of a server action succeeded.
-pub fn action_succeeded<I, O>(action: ServerAction<I>) -> Signal<bool>
-where
-    I: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
-    O: Clone + Send + Sync + 'static,
-{
-    Signal::derive(move || matches!(action.value().get(), Some(Ok(_))))
+/// A form that posts to the server function at `action`. Without JavaScript it is a plain form
+/// post (the server redirects, errors come back in the URL: `error`); with it, it is submitted in
+/// place: the button is disabled while waiting, an error shows above the fields, and so does
+/// `success` after a successful submission, which also empties the fields. The fields are
+/// `children`, rendered by the server; `submit` labels the button below them.
+#[island]
+pub fn PostForm(
+    action: String,
+    class: String,
+    submit: String,
+    success: Option<String>,
+    error: Option<AppError>,
+    children: Children,
+) -> impl IntoView {
+    let error = RwSignal::new(error);
+    let done = RwSignal::new(false);
+    let pending = RwSignal::new(false);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            ev.prevent_default();
+            let Some(form) = ev.target().and_then(|t| t.dyn_into().ok()) else { return };
+            crate::client::submit(form, pending, move |result| {
+                done.set(result.is_ok());
+                error.set(result.err());
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
+    view! {
+        <form action=action method="post" class=class novalidate=true on:submit=on_submit>
+            <FormError error/>
+            {move || {
+                let text = success.clone().filter(|_| done.get())?;
+                Some(view! { <p class="form-success" role="status">{text}</p> })
+            }}
+            {children()}
+            <button type="submit" class="button primary" disabled=move || pending.get()>{submit}</button>
+        </form>
+    }
 }
 
 /// A trash can, for icon buttons; hidden from assistive technology (the button is labelled).

@@ -1,7 +1,13 @@
 //! Postern's application: shared types, pages and server functions. Server-only code lives in
 //! [`ssr`], compiled only with the `ssr` feature.
+//!
+//! Islands mode: the router and every page render on the server only; the browser hydrates just
+//! the `#[island]` components (the session watcher, the forms, the sessions list), so every link
+//! is a full page load and the WASM holds only what those islands need.
 
 pub mod api;
+#[cfg(feature = "hydrate")]
+pub mod client;
 pub mod components;
 pub mod model;
 pub mod pages;
@@ -29,7 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // No favicon request (and no 404 in the console).
                 <link rel="icon" href="data:,"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -42,14 +48,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Lives above the router so the shell's poll and any page below it share it.
-    provide_context(pages::shell::PolledVersion(RwSignal::new(None)));
-    // Marks the page as interactive, so tests (and people) know the WASM has taken over.
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/postern.css"/>

@@ -1,5 +1,7 @@
 //! The Postern server: configuration, the axum router (pages, server functions, JSON API) and
 //! background jobs. `main.rs` only parses the configuration and calls [`serve`].
+// The pages' view types (islands nest server-rendered children) are deep.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod config;

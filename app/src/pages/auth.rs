@@ -1,24 +1,23 @@
-//! Sign-up and login. Both forms work without JavaScript too (plain form posts).
+//! Sign-up and login. Both forms work without JavaScript too (plain form posts); with it, they
+//! are submitted in place ([`PostForm`]).
 
 use crate::api::{LogIn, SignUp};
-use crate::components::{action_error, FormError, NewPasswordFields};
+use crate::components::{posted_error, NewPasswordFields, PostForm};
 use crate::model::limits;
-use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let login = ServerAction::<LogIn>::new();
-    let error = action_error(login);
     view! {
         <Title text="Log in"/>
         <main class="center-page">
             <div class="card auth-card">
                 <p class="brand-large">"Postern"</p>
                 <h1>"Log in"</h1>
-                <ActionForm action=login attr:class="stack" attr:novalidate=true>
-                    <FormError error/>
+                <PostForm action=LogIn::PATH.into() class="stack".into() submit="Log in".into() success=None
+                    error={posted_error::<LogIn, _>()}>
                     <div class="field">
                         <label for="email">"E-mail address"</label>
                         <input id="email" name="email" type="email" autocomplete="username" required
@@ -34,10 +33,7 @@ pub fn LoginPage() -> impl IntoView {
                         <label for="remember">"Stay logged in"</label>
                     </div>
                     <p class="hint">"Only on devices you alone use. You stay logged in for up to 30 days."</p>
-                    <button type="submit" class="button primary" disabled=move || login.pending().get()>
-                        "Log in"
-                    </button>
-                </ActionForm>
+                </PostForm>
                 <p class="alt-action">"New here? " <a href="/signup">"Create account"</a></p>
             </div>
         </main>
@@ -46,16 +42,14 @@ pub fn LoginPage() -> impl IntoView {
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let signup = ServerAction::<SignUp>::new();
-    let error = action_error(signup);
     view! {
         <Title text="Create account"/>
         <main class="center-page">
             <div class="card auth-card">
                 <p class="brand-large">"Postern"</p>
                 <h1>"Create account"</h1>
-                <ActionForm action=signup attr:class="stack" attr:novalidate=true>
-                    <FormError error/>
+                <PostForm action=SignUp::PATH.into() class="stack".into() submit="Create account".into() success=None
+                    error={posted_error::<SignUp, _>()}>
                     <div class="field">
                         <label for="name">"Name"</label>
                         <input id="name" name="name" type="text" autocomplete="name" required maxlength=limits::NAME_MAX/>
@@ -66,10 +60,7 @@ pub fn SignupPage() -> impl IntoView {
                             maxlength=limits::EMAIL_MAX/>
                     </div>
                     <NewPasswordFields name="password" label="Password" repeat_label="Repeat password"/>
-                    <button type="submit" class="button primary" disabled=move || signup.pending().get()>
-                        "Create account"
-                    </button>
-                </ActionForm>
+                </PostForm>
                 <p class="alt-action">"Already have an account? " <a href="/login">"Log in"</a></p>
             </div>
         </main>

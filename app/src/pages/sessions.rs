@@ -1,10 +1,15 @@
 //! Manage Sessions: every active login of the account, with a way to end any other one, or all.
+//! The page is server-rendered; the list with its buttons and dialog is one island.
 
+#[cfg(feature = "hydrate")]
 use super::shell::PolledVersion;
-use crate::api::{list_sessions, EndSession, TerminateAll};
-use crate::components::{action_error, ConfirmDialog, FormError, TrashIcon};
-use crate::model::{SessionKind, SessionView};
+use crate::api::list_sessions;
+#[cfg(feature = "hydrate")]
+use crate::api::{EndSession, ListSessions, TerminateAll};
+use crate::components::{ConfirmDialog, FormError, TrashIcon};
+use crate::model::{AppError, SessionKind, SessionList, SessionView};
 use crate::time_fmt::{format_utc, iso_utc};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -17,33 +22,111 @@ enum Pending {
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
-    let polled = expect_context::<PolledVersion>().0;
-    let end = ServerAction::<EndSession>::new();
-    let terminate = ServerAction::<TerminateAll>::new();
-    let reload = RwSignal::new(0u32);
-    let sessions = Resource::new_blocking(move || (reload.get(), end.version().get()), |_| list_sessions());
-    // A login elsewhere, or a session ending, changes the account's version: reload the list.
-    Effect::new(move |_| {
-        let Some(seen) = polled.get() else { return };
-        let shown = sessions.get_untracked().and_then(|r| r.ok()).map(|l| l.sessions_version);
-        if shown.is_some_and(|v| v != seen) {
-            reload.update(|n| *n += 1);
-        }
-    });
-    let pending = RwSignal::new(None::<Pending>);
-    let end_error = action_error(end);
-    let terminate_error = action_error(terminate);
+    let sessions = Resource::new(|| (), |_| list_sessions());
 
-    let on_ok = Callback::new(move |_| {
-        match pending.get_untracked() {
-            Some(Pending::End { id, .. }) => {
-                end.dispatch(EndSession { id });
-            }
-            Some(Pending::All) => {
-                terminate.dispatch(TerminateAll {});
-            }
+    view! {
+        <Title text="Manage Sessions"/>
+        <h1 id="sessions-heading">"Manage Sessions"</h1>
+        <p class="lead">
+            "These are all the active logins to your account: browsers and the mobile mail app. "
+            "If you see one you don't recognise, end it."
+        </p>
+        <Transition fallback=|| view! { <p class="loading">"Loading sessions…"</p> }>
+            {move || Suspend::new(async move {
+                let initial = sessions.await;
+                view! {
+                    <SessionsManager initial>
+                        <aside class="info-box" aria-label="About ending sessions">
+                            <h2>"Good to know"</h2>
+                            <ul>
+                                <li>
+                                    "You can only end other sessions individually, not your current one. "
+                                    "To end your current session as well, use \"Terminate all sessions\"."
+                                </li>
+                                <li>
+                                    "An ended device is logged out at once, including the mail app. To stop an unwanted "
+                                    "device from logging in again, "
+                                    <a href="/settings/password">"change your password"</a>
+                                    "."
+                                </li>
+                                <li>
+                                    "Sessions also end by themselves: after 30 minutes without activity, or 12 hours after login. "
+                                    "With \"Stay logged in\" and in the mail app they last up to 30 days."
+                                </li>
+                                <li>
+                                    "Lost your phone? Lock it or erase it with the phone maker's own service: "
+                                    "\"Find My Device\" on Android, \"Find My\" on iPhone."
+                                </li>
+                            </ul>
+                        </aside>
+                    </SessionsManager>
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The list (read by the server for the first HTML, `initial`), its end and terminate-all buttons
+/// with their confirmation dialog, and `children` (server-rendered) between the list and the
+/// dialog. The list is read again after an end, and whenever the shell's poll sees the account's
+/// `sessions_version` move away from the one it was read at.
+#[island]
+fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -> impl IntoView {
+    let shown = RwSignal::new(initial);
+    let end_error = RwSignal::new(None::<AppError>);
+    let terminate_error = RwSignal::new(None::<AppError>);
+    let pending = RwSignal::new(None::<Pending>);
+    #[cfg(feature = "hydrate")]
+    let on_ok = {
+        use crate::client::{call, Answer};
+        use leptos::server_fn::ServerFn;
+        use leptos::task::spawn_local;
+
+        // Only the answer to the latest read is shown, whatever order the answers come in.
+        let latest = StoredValue::new(0u32);
+        let reload = move || {
+            latest.update_value(|n| *n += 1);
+            let this = latest.get_value();
+            spawn_local(async move {
+                let list = match call(ListSessions::PATH, &form(&[])).await {
+                    Ok(Answer::Value(json)) => serde_json::from_str(&json).map_err(|_| AppError::Internal),
+                    Ok(Answer::Redirected) => return,
+                    Err(err) => Err(err),
+                };
+                if latest.get_value() == this {
+                    shown.set(list);
+                }
+            });
+        };
+        // A login elsewhere, or a session ending, changes the account's version: reload the list.
+        if let Some(PolledVersion(polled)) = use_context::<PolledVersion>() {
+            Effect::new(move |_| {
+                let Some(seen) = polled.get() else { return };
+                let version = shown.with_untracked(|list| list.as_ref().ok().map(|l| l.sessions_version));
+                if version.is_some_and(|v| v != seen) {
+                    reload();
+                }
+            });
+        }
+        move || match pending.get_untracked() {
+            Some(Pending::End { id, .. }) => spawn_local(async move {
+                let result = call(EndSession::PATH, &form(&[("id", &id)])).await;
+                end_error.set(result.err());
+                reload();
+            }),
+            Some(Pending::All) => spawn_local(async move {
+                // Success sends this browser to the login page.
+                if let Err(err) = call(TerminateAll::PATH, &form(&[])).await {
+                    terminate_error.set(Some(err));
+                }
+            }),
             None => {}
         }
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let on_ok = || {};
+    let on_ok = Callback::new(move |_| {
+        on_ok();
         pending.set(None);
     });
     let on_cancel = Callback::new(move |_| pending.set(None));
@@ -60,60 +143,38 @@ pub fn SessionsPage() -> impl IntoView {
     });
 
     view! {
-        <Title text="Manage Sessions"/>
-        <h1 id="sessions-heading">"Manage Sessions"</h1>
-        <p class="lead">
-            "These are all the active logins to your account: browsers and the mobile mail app. "
-            "If you see one you don't recognise, end it."
-        </p>
         <FormError error=end_error/>
         <FormError error=terminate_error/>
-        <Transition fallback=|| view! { <p class="loading">"Loading sessions…"</p> }>
-            {move || Suspend::new(async move {
-                match sessions.await {
-                    Ok(list) => {
-                        let list = list.sessions;
-                        let several = list.len() >= 2;
-                        view! {
-                            <SessionsTable list pending/>
-                            <Show when=move || several>
-                                <button type="button" class="button danger"
-                                    on:click=move |_| pending.set(Some(Pending::All))>
-                                    "Terminate all sessions"
-                                </button>
-                            </Show>
-                        }
-                            .into_any()
-                    }
-                    Err(err) => view! { <p class="form-error" role="alert">{err.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Transition>
-        <aside class="info-box" aria-label="About ending sessions">
-            <h2>"Good to know"</h2>
-            <ul>
-                <li>
-                    "You can only end other sessions individually, not your current one. "
-                    "To end your current session as well, use \"Terminate all sessions\"."
-                </li>
-                <li>
-                    "An ended device is logged out at once, including the mail app. To stop an unwanted "
-                    "device from logging in again, "
-                    <a href="/settings/password">"change your password"</a>
-                    "."
-                </li>
-                <li>
-                    "Sessions also end by themselves: after 30 minutes without activity, or 12 hours after login. "
-                    "With \"Stay logged in\" and in the mail app they last up to 30 days."
-                </li>
-                <li>
-                    "Lost your phone? Lock it or erase it with the phone maker's own service: "
-                    "\"Find My Device\" on Android, \"Find My\" on iPhone."
-                </li>
-            </ul>
-        </aside>
+        {move || match shown.get() {
+            Ok(list) => {
+                let list = list.sessions;
+                let several = list.len() >= 2;
+                Either::Left(view! {
+                    <SessionsTable list pending/>
+                    {several.then(|| view! {
+                        <button type="button" class="button danger"
+                            on:click=move |_| pending.set(Some(Pending::All))>
+                            "Terminate all sessions"
+                        </button>
+                    })}
+                })
+            }
+            Err(err) => Either::Right(view! { <p class="form-error" role="alert">{err.to_string()}</p> }),
+        }}
+        {children()}
         <ConfirmDialog open=Signal::derive(move || pending.get().is_some()) title message on_ok on_cancel/>
     }
+}
+
+/// Form-encoded fields for a server function.
+#[cfg(feature = "hydrate")]
+fn form(fields: &[(&str, &str)]) -> web_sys::UrlSearchParams {
+    use wasm_bindgen::UnwrapThrowExt;
+    let params = web_sys::UrlSearchParams::new().unwrap_throw();
+    for (name, value) in fields {
+        params.append(name, value);
+    }
+    params
 }
 
 #[component]
@@ -140,18 +201,17 @@ fn SessionsTable(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> 
                                 _ => None,
                             };
                             let action = if s.current {
-                                view! { <span class="current-marker">"Current session"</span> }.into_any()
+                                Either::Left(view! { <span class="current-marker">"Current session"</span> })
                             } else {
                                 let id = s.id.clone();
                                 let device = s.device.clone();
-                                view! {
+                                Either::Right(view! {
                                     <button type="button" class="icon-button" aria-label="End session"
                                         title=format!("End session: {device}")
                                         on:click=move |_| pending.set(Some(Pending::End { id: id.clone(), device: device.clone() }))>
                                         <TrashIcon/>
                                     </button>
-                                }
-                                    .into_any()
+                                })
                             };
                             view! {
                                 <tr class:current=s.current>

@@ -1,10 +1,11 @@
-//! Settings (left-hand menu), Change password, and My Account → Security options.
+//! Settings (left-hand menu), Change password, and My Account → Security options. The two forms
+//! are islands; the rest of these pages is plain server-rendered HTML.
 
 use crate::api::{ChangePassword, ResetAutoLogin};
-use crate::components::{action_error, action_succeeded, FormError, NewPasswordFields};
-use crate::model::limits;
-use leptos::form::ActionForm;
+use crate::components::{posted_error, FormError, NewPasswordFields, PostForm};
+use crate::model::{limits, AppError};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, A};
 
@@ -44,18 +45,6 @@ pub fn SettingsHome() -> impl IntoView {
 
 #[component]
 pub fn PasswordPage() -> impl IntoView {
-    let change = ServerAction::<ChangePassword>::new();
-    let error = action_error(change);
-    let done = action_succeeded(change);
-    let form = NodeRef::<leptos::html::Form>::new();
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if done.get() {
-            if let Some(form) = form.get() {
-                form.reset();
-            }
-        }
-    });
     view! {
         <Title text="Change password"/>
         <h1>"Change password"</h1>
@@ -63,31 +52,20 @@ pub fn PasswordPage() -> impl IntoView {
             "After the change, every other device logged in to your account is logged out, including the mail app. "
             "This device stays logged in."
         </p>
-        <ActionForm action=change node_ref=form attr:class="stack narrow" attr:novalidate=true>
-            <FormError error/>
-            {move || done.get().then(|| view! { <p class="form-success" role="status">"Your password has been changed."</p> })}
+        <PostForm action=ChangePassword::PATH.into() class="stack narrow".into() submit="Save changes".into()
+            success=Some("Your password has been changed.".into()) error={posted_error::<ChangePassword, _>()}>
             <div class="field">
                 <label for="current_password">"Current password"</label>
                 <input id="current_password" name="current_password" type="password"
                     autocomplete="current-password" required maxlength=limits::PASSWORD_MAX/>
             </div>
             <NewPasswordFields name="new_password" label="New password" repeat_label="Repeat new password"/>
-            <button type="submit" class="button primary" disabled=move || change.pending().get()>"Save changes"</button>
-        </ActionForm>
+        </PostForm>
     }
 }
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
-    let reset = ServerAction::<ResetAutoLogin>::new();
-    let error = action_error(reset);
-    let done = action_succeeded(reset);
-    let asking = RwSignal::new(false);
-    Effect::new(move |_| {
-        if done.get() {
-            asking.set(false);
-        }
-    });
     view! {
         <Title text="Security options"/>
         <div class="settings-page single">
@@ -104,34 +82,71 @@ pub fn SecurityPage() -> impl IntoView {
                     "Do this when a device is lost or you no longer trust it, together with "
                     <a href="/settings/password">"changing your password"</a> "."
                 </p>
-                {move || done.get().then(|| view! { <p class="form-success" role="status">"Auto-login has been reset."</p> })}
-                <Show
-                    when=move || asking.get()
-                    fallback=move || view! {
+                <ResetAutoLoginForm error={posted_error::<ResetAutoLogin, _>()}>
+                    <div class="field">
+                        <label for="reset-password">"Password"</label>
+                        <input id="reset-password" name="password" type="password" autocomplete="current-password"
+                            required maxlength=limits::PASSWORD_MAX aria-describedby="reset-password-hint"/>
+                        <p class="hint" id="reset-password-hint">"Confirm with the password of your account."</p>
+                    </div>
+                </ResetAutoLoginForm>
+            </section>
+        </div>
+    }
+}
+
+/// "Reset auto-login now" reveals the password form (`children`: its field); Cancel and a
+/// success hide it again. Hidden rather than removed, because the server rendered the field.
+#[island]
+fn ResetAutoLoginForm(error: Option<AppError>, children: Children) -> impl IntoView {
+    // A plain post's error (see `posted_error`) opens the form, so that it can be read.
+    let asking = RwSignal::new(error.is_some());
+    let error = RwSignal::new(error);
+    let done = RwSignal::new(false);
+    let pending = RwSignal::new(false);
+    let form = NodeRef::<leptos::html::Form>::new();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            ev.prevent_default();
+            let Some(form) = form.get_untracked() else { return };
+            crate::client::submit(form, pending, move |result| {
+                if result.is_ok() {
+                    asking.set(false);
+                }
+                done.set(result.is_ok());
+                error.set(result.err());
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
+    let cancel = move |_| {
+        asking.set(false);
+        if let Some(form) = form.get_untracked() {
+            form.reset();
+        }
+    };
+    view! {
+        {move || done.get().then(|| view! { <p class="form-success" role="status">"Auto-login has been reset."</p> })}
+        {move || {
+            (!asking.get())
+                .then(|| {
+                    view! {
                         <button type="button" class="button primary" on:click=move |_| asking.set(true)>
                             "Reset auto-login now"
                         </button>
                     }
-                >
-                    <ActionForm action=reset attr:class="stack narrow" attr:novalidate=true>
-                        <FormError error/>
-                        <div class="field">
-                            <label for="reset-password">"Password"</label>
-                            <input id="reset-password" name="password" type="password" autocomplete="current-password"
-                                required maxlength=limits::PASSWORD_MAX aria-describedby="reset-password-hint"/>
-                            <p class="hint" id="reset-password-hint">"Confirm with the password of your account."</p>
-                        </div>
-                        <div class="row">
-                            <button type="submit" class="button primary" disabled=move || reset.pending().get()>
-                                "Save changes"
-                            </button>
-                            <button type="button" class="button secondary" on:click=move |_| asking.set(false)>
-                                "Cancel"
-                            </button>
-                        </div>
-                    </ActionForm>
-                </Show>
-            </section>
-        </div>
+                })
+        }}
+        <form node_ref=form action=ResetAutoLogin::PATH method="post" class="stack narrow" novalidate=true
+            hidden=move || !asking.get() on:submit=on_submit>
+            <FormError error/>
+            {children()}
+            <div class="row">
+                <button type="submit" class="button primary" disabled=move || pending.get()>"Save changes"</button>
+                <button type="button" class="button secondary" on:click=cancel>"Cancel"</button>
+            </div>
+        </form>
     }
 }

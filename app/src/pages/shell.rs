@@ -10,7 +10,7 @@ use leptos_router::components::Outlet;
 use leptos_router::hooks::use_query_map;
 
 /// The account's `sessions_version` as the last poll saw it; a session list read at another
-/// version reloads.
+/// version reloads. Provided by [`SessionGuard`] to the islands inside it.
 #[derive(Clone, Copy)]
 pub struct PolledVersion(pub RwSignal<Option<i64>>);
 
@@ -19,8 +19,6 @@ pub fn Shell() -> impl IntoView {
     // Blocking: the shell is in the first HTML, so it also works without JavaScript.
     let me = Resource::new_blocking(|| (), |_| get_me());
     let logout = ServerAction::<LogOut>::new();
-    let ended = RwSignal::new(None::<EndReason>);
-    let polled = expect_context::<PolledVersion>();
 
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading your mailbox…"</p> }>
@@ -28,9 +26,7 @@ pub fn Shell() -> impl IntoView {
                 match me.await {
                     Ok(me) => {
                         view! {
-                            <SessionWatcher interval_ms=me.poll_interval_ms ended polled/>
-                            <LoggedOutNotice ended/>
-                            <div class="app" hidden=move || ended.get().is_some()>
+                            <SessionGuard interval_ms=me.poll_interval_ms>
                                 <a class="skip-link" href="#main">"Skip to content"</a>
                                 <header class="topbar">
                                     <a class="brand" href="/">"Postern"</a>
@@ -40,6 +36,7 @@ pub fn Shell() -> impl IntoView {
                                     </div>
                                     <nav class="topbar-actions" aria-label="Account">
                                         <a class="button secondary" href="/account/security">"My Account"</a>
+                                        // A plain form post: the server answers with a redirect to /login.
                                         <ActionForm action=logout>
                                             <button type="submit" class="button secondary">"Log out"</button>
                                         </ActionForm>
@@ -69,7 +66,7 @@ pub fn Shell() -> impl IntoView {
                                         <Outlet/>
                                     </main>
                                 </div>
-                            </div>
+                            </SessionGuard>
                         }
                             .into_any()
                     }
@@ -80,17 +77,34 @@ pub fn Shell() -> impl IntoView {
     }
 }
 
+/// The signed-in page (`children`, server-rendered) with the session watcher around it: once the
+/// session was ended elsewhere, the page is hidden and the logged-out notice shown instead. The
+/// islands inside `children` (the sessions list) share its [`PolledVersion`].
+#[island]
+fn SessionGuard(interval_ms: u64, children: Children) -> impl IntoView {
+    let ended = RwSignal::new(None::<EndReason>);
+    let polled = PolledVersion(RwSignal::new(None));
+    provide_context(polled);
+    #[cfg(feature = "hydrate")]
+    watcher::start(interval_ms, ended, polled.0);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = interval_ms;
+
+    view! {
+        <LoggedOutNotice ended/>
+        <div class="app" hidden=move || ended.get().is_some()>
+            {children()}
+        </div>
+    }
+}
+
 const FOLDERS: [(&str, &str); 5] =
     [("inbox", "Inbox"), ("drafts", "Drafts"), ("sent", "Sent"), ("spam", "Spam"), ("trash", "Trash")];
 
-/// Shown when the shell is reached without a session by client-side navigation (a page load
-/// without one is redirected by the server before it renders).
+/// Shown if the session ended between the middleware's check and the shell's own read (a page
+/// load without a session is redirected by the server before it renders).
 #[component]
 fn SignedOut(message: String) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        let _ = window().location().set_href("/login");
-    });
     view! {
         <main class="center-page">
             <p role="alert">{message}</p>
@@ -152,14 +166,6 @@ fn explain(reason: EndReason) -> &'static str {
 /// listens to the other tabs of this browser (background tabs have their timers throttled).
 /// A failed poll (network down, server restarting) is not a logout: it says nothing and tries
 /// again.
-#[component]
-fn SessionWatcher(interval_ms: u64, ended: RwSignal<Option<EndReason>>, polled: PolledVersion) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
-    watcher::start(interval_ms, ended, polled.0);
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (interval_ms, ended, polled);
-}
-
 #[cfg(feature = "hydrate")]
 mod watcher {
     use crate::model::{EndReason, SessionStatus};
