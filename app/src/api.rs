@@ -66,17 +66,21 @@ pub async fn log_out() -> Result<(), AppError> {
 
 #[server(prefix = "/api/fn", endpoint = "me")]
 pub async fn get_me() -> Result<Me, AppError> {
+    crate::ssr::request::respond(async move { me_now() }).await
+}
+
+/// The signed-in person of the request being served. Synchronous: the session middleware has
+/// already read the session, so pages rendered on the server need no resource for it.
+#[cfg(feature = "ssr")]
+pub fn me_now() -> Result<Me, AppError> {
     use crate::ssr::request::*;
-    respond(async move {
-        let ctx = app_context()?;
-        let current = current_session()?;
-        Ok(Me {
-            account: crate::ssr::AuthService::account_view(&current),
-            auto_login: current.auto_login,
-            poll_interval_ms: ctx.poll_interval_ms,
-        })
+    let ctx = app_context()?;
+    let current = current_session()?;
+    Ok(Me {
+        account: crate::ssr::AuthService::account_view(&current),
+        auto_login: current.auto_login,
+        poll_interval_ms: ctx.poll_interval_ms,
     })
-    .await
 }
 
 #[server(prefix = "/api/fn", endpoint = "sessions")]

@@ -1,10 +1,10 @@
 //! The webmail shell around every signed-in page, and the watcher that notices when the session
 //! was ended elsewhere.
 
-use crate::api::{get_me, LogOut};
+use crate::api::LogOut;
 use crate::model::EndReason;
-use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::use_query_map;
@@ -14,66 +14,63 @@ use leptos_router::hooks::use_query_map;
 #[derive(Clone, Copy)]
 pub struct PolledVersion(pub RwSignal<Option<i64>>);
 
+/// The shell is rendered on the server only (islands mode): it reads the signed-in person from
+/// the request at once, without a resource to wait for.
 #[component]
 pub fn Shell() -> impl IntoView {
-    // Blocking: the shell is in the first HTML, so it also works without JavaScript.
-    let me = Resource::new_blocking(|| (), |_| get_me());
-    let logout = ServerAction::<LogOut>::new();
+    #[cfg(feature = "ssr")]
+    let me = crate::api::me_now();
+    #[cfg(not(feature = "ssr"))]
+    let me: Result<crate::api::Me, crate::model::AppError> = Err(crate::model::AppError::Internal);
 
-    view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading your mailbox…"</p> }>
-            {move || Suspend::new(async move {
-                match me.await {
-                    Ok(me) => {
-                        view! {
-                            <SessionGuard interval_ms=me.poll_interval_ms>
-                                <a class="skip-link" href="#main">"Skip to content"</a>
-                                <header class="topbar">
-                                    <a class="brand" href="/">"Postern"</a>
-                                    <div class="account">
-                                        <span class="account-name">{me.account.name.clone()}</span>
-                                        <span class="account-email">{me.account.email.clone()}</span>
-                                    </div>
-                                    <nav class="topbar-actions" aria-label="Account">
-                                        <a class="button secondary" href="/account/security">"My Account"</a>
-                                        // A plain form post: the server answers with a redirect to /login.
-                                        <ActionForm action=logout>
-                                            <button type="submit" class="button secondary">"Log out"</button>
-                                        </ActionForm>
-                                    </nav>
-                                </header>
-                                <div class="workspace">
-                                    <nav class="sidebar" aria-label="Mail folders">
-                                        <ul class="folders">
-                                            {FOLDERS
-                                                .iter()
-                                                .map(|(slug, label)| {
-                                                    let href = if *slug == "inbox" {
-                                                        "/".to_string()
-                                                    } else {
-                                                        format!("/?folder={slug}")
-                                                    };
-                                                    view! { <li><a href=href>{*label}</a></li> }
-                                                })
-                                                .collect_view()}
-                                        </ul>
-                                        <a class="settings-link" href="/settings">
-                                            <span aria-hidden="true">"⚙ "</span>
-                                            "Settings"
-                                        </a>
-                                    </nav>
-                                    <main id="main" class="content" tabindex="-1">
-                                        <Outlet/>
-                                    </main>
-                                </div>
-                            </SessionGuard>
-                        }
-                            .into_any()
-                    }
-                    Err(err) => view! { <SignedOut message=err.to_string()/> }.into_any(),
-                }
-            })}
-        </Transition>
+    match me {
+        Ok(me) => {
+            view! {
+                <SessionGuard interval_ms=me.poll_interval_ms>
+                    <a class="skip-link" href="#main">"Skip to content"</a>
+                    <header class="topbar">
+                        <a class="brand" href="/">"Postern"</a>
+                        <div class="account">
+                            <span class="account-name">{me.account.name.clone()}</span>
+                            <span class="account-email">{me.account.email.clone()}</span>
+                        </div>
+                        <nav class="topbar-actions" aria-label="Account">
+                            <a class="button secondary" href="/account/security">"My Account"</a>
+                            // A plain form post: the server answers with a redirect to /login.
+                            <form method="post" action=LogOut::url()>
+                                <button type="submit" class="button secondary">"Log out"</button>
+                            </form>
+                        </nav>
+                    </header>
+                    <div class="workspace">
+                        <nav class="sidebar" aria-label="Mail folders">
+                            <ul class="folders">
+                                {FOLDERS
+                                    .iter()
+                                    .map(|(slug, label)| {
+                                        let href = if *slug == "inbox" {
+                                            "/".to_string()
+                                        } else {
+                                            format!("/?folder={slug}")
+                                        };
+                                        view! { <li><a href=href>{*label}</a></li> }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                            <a class="settings-link" href="/settings">
+                                <span aria-hidden="true">"⚙ "</span>
+                                "Settings"
+                            </a>
+                        </nav>
+                        <main id="main" class="content" tabindex="-1">
+                            <Outlet/>
+                        </main>
+                    </div>
+                </SessionGuard>
+            }
+            .into_any()
+        }
+        Err(err) => view! { <SignedOut message=err.to_string()/> }.into_any(),
     }
 }
 
