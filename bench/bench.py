@@ -309,9 +309,11 @@ class Server:
         out = {}
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
+                if line.startswith(("VmRSS:", "VmHWM:", "RssFile:")):
                     out[line.split(":")[0]] = int(line.split()[1])
-        return {"rss_kib": out.get("VmRSS"), "hwm_kib": out.get("VmHWM")}
+        # RssFile: pages of files mapped into the server, i.e. the SQLite database the reader
+        # connections map; they belong to the OS page cache, not to the server's heap.
+        return {"rss_kib": out.get("VmRSS"), "hwm_kib": out.get("VmHWM"), "file_kib": out.get("RssFile")}
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -839,39 +841,34 @@ def bundle(port: int, workdir: Path) -> dict:
 
 # Why a target is missed, when it is: causes found on this code and this machine (profiles with
 # `perf record -g` of the server under each load; experiments described in the README).
-SQLX_HANDOFFS = (
-    "Each poll is one indexed lookup (the session joined with its account), but it goes through sqlx's "
-    "SQLite driver, which runs every connection on a thread of its own and passes the query and every "
-    "result row over channels: one poll crosses four threads (wrk → tokio worker → sqlx connection "
-    "thread → tokio worker → wrk), and on two cores that are shared with wrk, a profile of the server "
-    "under the poll load spends about half of its samples in the kernel switching threads (futex waits "
-    "and wake-ups) and only a few percent in SQLite itself. Getting there needs the lookup without "
-    "those hand-offs (for instance rusqlite called directly on a small pool of blocking threads, or a "
-    "prepared statement kept per thread); a cache of sessions is not an option, because every request "
-    "must see a revocation at once, on every instance.")
+POLL_PATH = (
+    "Each poll is a cookie parse, a SHA-256 of the token and one indexed lookup (the session joined "
+    "with its account), read through rusqlite on the tokio worker that serves the request (sqlx's SQLite "
+    "driver, which hands every query and row to a connection thread, made it 2.5 times slower; see the "
+    "README). What is left is the lookup itself and HTTP: on two cores that wrk shares, every microsecond "
+    "of server CPU per request costs throughput at this rate, and the run-to-run spread of this machine "
+    "(see the /healthz runs) is ±15%. A cache of sessions is not an option: every request must see a "
+    "revocation at once, on every instance.")
 WHY = {
-    "poll_rate": SQLX_HANDOFFS,
-    "poll_ratio": SQLX_HANDOFFS,
+    "poll_rate": POLL_PATH,
+    "poll_ratio": POLL_PATH,
     "poll_p99_half": (
-        "The median is well below 2 ms; the 99th percentile is set by scheduling. At half load the "
-        "server's two tokio workers, its SQLite connection threads and wrk's threads still share two "
-        "cores, every poll needs four of them to run in turn, and each wait for a core can cost a time "
-        "slice of a few milliseconds. Fewer hand-offs per request (see the poll rate) is also what would "
-        "shorten this tail; a machine with more cores than busy threads would too."),
+        "The median is well below 2 ms; the 99th percentile is set by scheduling: the server's two tokio "
+        "workers and wrk's two threads share two cores, so a request that arrives while its worker is "
+        "descheduled waits for a time slice. A machine with more cores than busy threads would not see "
+        "this tail."),
     "poll_scaling": (
-        "The lookup is a probe of the token_hash index and of the sessions table; at 10^6 sessions "
-        "(hundreds of MB) they no longer fit in SQLite's page cache (2 MB per connection by default), so "
-        "probes read pages from the operating system's cache (pread calls), and the poll is slower."),
+        "At 10^4 sessions the whole database (3 MB) sits in the CPU's caches; at 10^6 (hundreds of MB) "
+        "each lookup descends two B-trees one level deeper (the token index, the sessions table) plus the "
+        "accounts table, and most of the pages it touches come from main memory. The pages are mapped "
+        "(mmap), so no system call is involved; what grows is memory latency, a few microseconds per "
+        "lookup, which shows now that the rest of the poll is cheap."),
     "page_rate": (
-        "The page costs about 1 ms of CPU to render: the same two queries answered as JSON "
-        "(GET /api/v1/sessions) run about 7 times faster and the Inbox page (4 KB of HTML instead of "
-        "22 KB) about 3 times faster, so the cost is Leptos rendering the 22 KB page with its hydration "
-        "data (allocation-heavy: malloc and free are about 15% of the profile), plus the sqlx hand-offs "
-        "of the poll. Before this benchmark every signed-in page also waited 44 ms for the browser's "
-        "delayed ACK on a kept-alive connection (Nagle's algorithm held back the second streamed "
-        "chunk): TCP_NODELAY on accepted connections fixed that (server/src/lib.rs), which took the "
-        "page from ~1,400 req/s at 64 connections regardless of CPU (44 ms each) to CPU-bound. 5,000 "
-        "req/s needs the page's rendering about 4 times cheaper."),
+        "The page is server-rendered by Leptos (the shell, the table of ten sessions with their device "
+        "names parsed from the user agents, and the list again as the island's props). Reading the "
+        "person from the request instead of a resource, islands instead of full hydration data, and "
+        "mimalloc took it from about 1,500 to about 5,000 req/s on a quiet machine; what remains is "
+        "rendering, spread thinly over the framework (no single hot spot in the profile)."),
     "storm_p99": (
         "Argon2id is CPU-bound by design (about 40 ms of one core per login). During the storm the "
         "server's tokio workers and wrk's threads wait for a core, and /healthz, which does not touch "
@@ -887,12 +884,11 @@ WHY = {
         "conditional in the database (UPDATE … WHERE last_active_at <= now − 1 minute), so only the "
         "first of them changes the row."),
     "wasm_login": (
-        "Every route is in one bundle, so the login page loads the whole application. What the issue "
-        "lists as first steps is already done: the wasm-release profile (opt-level \"z\", LTO, one "
-        "codegen unit, panic = abort), wasm-opt (a second wasm-opt -Oz pass saves 0.1%), and argon2, "
-        "zxcvbn, woothee and sqlx are server-only. What is left is splitting the client: Leptos islands "
-        "(only the interactive parts become WASM) or lazily loaded routes (the login page without the "
-        "mailbox, settings and session pages). That is frontend work outside this benchmark."),
+        "The client is Leptos islands: only the session guard (poll and notice), the sessions manager and "
+        "the forms are WASM, and they call the server functions through one small fetch helper instead of "
+        "Leptos's client-side server-function machinery. The wasm-release profile (opt-level \"z\", LTO, "
+        "one codegen unit, panic = abort) and wasm-opt apply. The next cuts would be the client-side "
+        "decoding of the error type and serde's number formatting (see ARCHITECTURE.md)."),
     "pg_poll_rate": (
         "Each poll is a round trip over loopback TCP to a PostgreSQL backend process, and the server, "
         "PostgreSQL's backends and wrk share two cores: every poll needs three processes to run in "
@@ -1090,9 +1086,13 @@ def markdown(results: dict) -> str:
             f"first poll always saw it: {'yes' if s['measurements']['revocation']['polls_needed_max'] == 1 else 'no'}"))
         row("last-active writes: poll run / page loads", lambda s: (
             f"{s['measurements']['poll']['last_active_writes']} / {s['measurements']['sessions_page']['last_active_writes']}"))
-        row("server RSS: idle / after poll, page, end load / after the login storm (peak)", lambda s: (
-            f"{s['rss_idle']['rss_kib'] / 1024:.1f} / {s['rss_before_storm']['rss_kib'] / 1024:.1f} / "
-            f"{s['rss_after']['rss_kib'] / 1024:.1f} MiB ({s['rss_after']['hwm_kib'] / 1024:.1f})"))
+        def rss(r):
+            mapped = r.get("file_kib")
+            return f"{r['rss_kib'] / 1024:.1f}" + (f" ({mapped / 1024:.1f} mapped)" if mapped else "")
+        row("server RSS, MiB: idle / after poll, page, end load / after the login storm (peak); in brackets the "
+            "mapped files (the binary and the database pages read, which belong to the OS page cache)", lambda s: (
+            f"{rss(s['rss_idle'])} / {rss(s['rss_before_storm'])} / {rss(s['rss_after'])} "
+            f"(peak {s['rss_after']['hwm_kib'] / 1024:.1f})"))
         row("database size", lambda s: f"{s['db_bytes'] / 1e6:,.1f} MB")
         row("other work on the machine meanwhile (average cores)", lambda s: (
             f"{s['other_cpu_cores']:.2f}" + (" — **disturbed**" if s["other_cpu_cores"] > DISTURBED_CORES else "")))
@@ -1105,13 +1105,11 @@ def markdown(results: dict) -> str:
                  f"browser the page polls every {any_size['poll_interval_ms']:,} ms (`--poll-interval-ms`), so the "
                  f"notice appears after this delay plus up to one poll interval; a mail app is refused on its very "
                  f"next request.\n")
-        L.append("Server memory does not grow with the number of sessions stored (the database is a file, SQLite's "
-                 "page cache is 2 MB per connection). It grows with the login storm: every argon2id verification "
-                 "allocates 19 MiB on a blocking thread, and glibc's allocator, once such a block has been freed, "
-                 "raises its mmap threshold and keeps later blocks in per-thread arenas instead of returning them to "
-                 "the system. In a separate experiment the same storm with `MALLOC_MMAP_THRESHOLD_=1048576` in the "
-                 "server's environment ended at about 30 MiB (peak 60 MiB) instead of about 500 MiB. A fix in the code "
-                 "would be to hash into a reused buffer per hashing slot (argon2's `hash_password_into_with_memory`).\n")
+        L.append("Server memory: the heap does not grow with the number of sessions stored; the database pages the "
+                 "reader connections have touched show up as mapped file pages (in brackets), which the OS page cache "
+                 "owns and can drop at any time. The heap grows with the login storm: every argon2id verification "
+                 "allocates 19 MiB on a blocking thread (at most cores − 1 at a time), and the allocator (mimalloc) "
+                 "keeps freed blocks for reuse for a while before returning them to the system.\n")
 
     b = results.get("bundle")
     if b:

@@ -59,8 +59,8 @@ if $need_build && $no_build; then
 fi
 if $need_build; then
   scripts/setup.sh
-  log "release build (cargo leptos build --release)"
-  nice -n 19 cargo leptos build --release
+  log "release build (cargo leptos build --release --precompress)"
+  nice -n 19 cargo leptos build --release --precompress
 fi
 
 exec python3 bench/bench.py --command "scripts/bench.sh${*:+ $*}" "${args[@]+"${args[@]}"}"

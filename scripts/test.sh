@@ -18,7 +18,7 @@ echo "==> Rust tests (server: HTTP against the real router, both backends)"
 cargo test -p server
 
 echo "==> Release build (site + server)"
-cargo leptos build --release
+cargo leptos build --release --precompress   # also writes .gz and .br of the assets, which the server sends
 
 echo "==> End-to-end tests (Playwright, Debian Chromium)"
 rm -f target/e2e-server.log
