@@ -1,4 +1,5 @@
-//! Password policy (NIST 800-63B) and hashing (argon2id on the blocking pool, behind a limit).
+//! Password policy (NIST 800-63B) and hashing (argon2id on low-priority threads of its own, behind a
+//! limit).
 
 use crate::model::{limits, AppError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -38,6 +39,61 @@ pub struct PasswordHasherPool {
     /// Verified when the e-mail is unknown, so that an unknown e-mail and a wrong password take
     /// the same time.
     dummy_hash: Arc<String>,
+    threads: HashThreads,
+}
+
+/// Threads that do nothing but argon2, at the lowest CPU priority (nice 19): a hash takes tens of
+/// milliseconds of CPU, and every other request (the page polls above all) must be able to take
+/// the core from it at once. tokio's blocking pool would run them at normal priority, and its
+/// threads also serve other work, so they could not be lowered for good.
+#[derive(Clone)]
+struct HashThreads {
+    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl HashThreads {
+    /// `count` threads; they end when the last handle to the pool is dropped.
+    fn start(count: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..count {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("start a password hashing thread");
+        }
+        HashThreads { jobs }
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(work());
+            }))
+            .map_err(|_| AppError::Internal)?;
+        answer.await.map_err(|_| AppError::Internal)
+    }
+}
+
+/// Linux gives every thread its own nice value; `setpriority(PRIO_PROCESS, 0, …)` sets the calling
+/// thread's. Raising it needs no privilege. Elsewhere this is a no-op.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a plain system call on the calling thread, with no pointers involved.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
 }
 
 impl PasswordHasherPool {
@@ -52,16 +108,20 @@ impl PasswordHasherPool {
 
     fn with_params(concurrency: usize, params: Params) -> Self {
         let dummy_hash = hash_with(&params, "postern dummy password for timing").expect("hash dummy");
-        Self { params, limit: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: Arc::new(dummy_hash) }
+        let concurrency = concurrency.max(1);
+        Self {
+            params,
+            limit: Arc::new(Semaphore::new(concurrency)),
+            dummy_hash: Arc::new(dummy_hash),
+            threads: HashThreads::start(concurrency),
+        }
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, AppError> {
         let _permit = self.limit.acquire().await.map_err(|_| AppError::Internal)?;
         let params = self.params.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_with(&params, &password))
-            .await
-            .map_err(|_| AppError::Internal)?
+        self.threads.run(move || hash_with(&params, &password)).await?
     }
 
     /// Verifies `password` against `hash`, or against a dummy hash when there is no account, so
@@ -93,13 +153,13 @@ impl PasswordHasherPool {
         let known = hash.is_some();
         let hash = hash.map(str::to_owned).unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
         let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&hash).map_err(|_| AppError::Internal)?;
-            // The parameters come from the stored hash, so older hashes keep verifying.
-            Ok::<bool, AppError>(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await
-        .map_err(|_| AppError::Internal)??;
+        let ok = self
+            .threads
+            .run(move || {
+                let parsed = PasswordHash::new(&hash).map_err(|_| AppError::Internal)?;
+                Ok::<bool, AppError>(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            })
+            .await??;
         Ok(known && ok)
     }
 }
@@ -142,5 +202,16 @@ mod tests {
         assert!(pool.verify("Lighthouse-Quartz-Maple-42", Some(&hash)).await.unwrap());
         assert!(!pool.verify("lighthouse-quartz-maple-42", Some(&hash)).await.unwrap());
         assert!(!pool.verify("Lighthouse-Quartz-Maple-42", None).await.unwrap());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_at_the_lowest_priority_and_leaves_the_caller_as_it_was() {
+        let pool = PasswordHasherPool::for_tests();
+        // SAFETY: plain system calls on the calling thread.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let before = nice();
+        assert_eq!(pool.threads.run(nice).await.unwrap(), 19);
+        assert_eq!(nice(), before);
     }
 }
