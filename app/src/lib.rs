@@ -56,9 +56,10 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/login") view=pages::auth::LoginPage/>
                 <Route path=path!("/signup") view=pages::auth::SignupPage/>
-                // In order: each Suspense waits for its data inline, so the first HTML is the whole
-                // page and works without JavaScript (out-of-order would need JS to swap it in).
-                <ParentRoute path=path!("") view=pages::shell::Shell ssr=SsrMode::InOrder>
+                // Async: the page is rendered once its data is there and sent whole, so it works
+                // without JavaScript (out-of-order streaming would need JS to swap content in), and
+                // a page this small gains nothing from streaming but the cost of it.
+                <ParentRoute path=path!("") view=pages::shell::Shell ssr=SsrMode::Async>
                     <Route path=path!("") view=pages::shell::Inbox/>
                     <ParentRoute path=path!("settings") view=pages::settings::SettingsLayout>
                         <Route path=path!("") view=pages::settings::SettingsHome/>
