@@ -870,14 +870,12 @@ WHY = {
         "mimalloc took it from about 1,500 to about 5,000 req/s on a quiet machine; what remains is "
         "rendering, spread thinly over the framework (no single hot spot in the profile)."),
     "storm_p99": (
-        "Argon2id is CPU-bound by design (about 40 ms of one core per login). During the storm the "
-        "server's tokio workers and wrk's threads wait for a core, and /healthz, which does not touch "
-        "the database at all, degrades like the poll (the control rows): it is CPU scheduling on a "
-        "two-core machine that also runs the load generator, not the database or a lock. The default "
-        "keeps one core free of hashing (--hash-concurrency = cores − 1); beyond that, the hashing "
-        "threads could run at the lowest CPU priority (nice 19 or SCHED_IDLE on the blocking threads) "
-        "so that short requests always preempt them (not tried here), or logins could be hashed on "
-        "other machines."),
+        "Argon2id is CPU- and memory-bound by design (about 40 ms of one core and 19 MiB per login). "
+        "The default keeps one core free of hashing (--hash-concurrency = cores − 1), and the hashing "
+        "threads run at nice 19, so any request takes the core from them at once (before that change the "
+        "poll's p99 grew about ×4.5). What is left is memory: each hash sweeps 19 MiB through the CPU's "
+        "caches and pushes out the database pages the poll reads, while /healthz, which reads none, "
+        "barely moves (the control rows). Beyond this, logins would have to be hashed on other machines."),
     "last_active_writes": (
         "Requests that read a stale \"last active\" at the same moment each wrote it: the check "
         "(\"written over a minute ago?\") and the write were separate steps. The write is now "
@@ -1108,7 +1106,7 @@ def markdown(results: dict) -> str:
         L.append("Server memory: the heap does not grow with the number of sessions stored; the database pages the "
                  "reader connections have touched show up as mapped file pages (in brackets), which the OS page cache "
                  "owns and can drop at any time. The heap grows with the login storm: every argon2id verification "
-                 "allocates 19 MiB on a blocking thread (at most cores − 1 at a time), and the allocator (mimalloc) "
+                 "allocates 19 MiB on a hashing thread (at most cores − 1 at a time), and the allocator (mimalloc) "
                  "keeps freed blocks for reuse for a while before returning them to the system.\n")
 
     b = results.get("bundle")
