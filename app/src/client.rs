@@ -65,13 +65,16 @@ pub async fn call(path: &str, body: &web_sys::UrlSearchParams) -> Result<Answer,
     }
 }
 
-/// Submits `form` in place to its server function (its `action`): `pending` is true meanwhile
-/// (and stays true while a redirect loads the next page); `done` gets the outcome.
+/// Handles a form's submit event: submits the form in place to its server function (its
+/// `action`) instead of navigating. `pending` is true meanwhile (and stays true while a redirect
+/// loads the next page); `done` gets the outcome.
 pub fn submit(
-    form: web_sys::HtmlFormElement,
+    ev: leptos::ev::SubmitEvent,
     pending: RwSignal<bool>,
     done: impl FnOnce(Result<(), AppError>) + 'static,
 ) {
+    ev.prevent_default();
+    let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return };
     if pending.get_untracked() {
         return;
     }

@@ -90,15 +90,10 @@ pub fn PostForm(
     let pending = RwSignal::new(false);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
-        {
-            use wasm_bindgen::JsCast;
-            ev.prevent_default();
-            let Some(form) = ev.target().and_then(|t| t.dyn_into().ok()) else { return };
-            crate::client::submit(form, pending, move |result| {
-                done.set(result.is_ok());
-                error.set(result.err());
-            });
-        }
+        crate::client::submit(ev, pending, move |result| {
+            done.set(result.is_ok());
+            error.set(result.err());
+        });
         #[cfg(not(feature = "hydrate"))]
         let _ = ev;
     };

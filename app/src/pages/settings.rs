@@ -107,17 +107,13 @@ fn ResetAutoLoginForm(error: Option<AppError>, children: Children) -> impl IntoV
     let form = NodeRef::<leptos::html::Form>::new();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
-        {
-            ev.prevent_default();
-            let Some(form) = form.get_untracked() else { return };
-            crate::client::submit(form, pending, move |result| {
-                if result.is_ok() {
-                    asking.set(false);
-                }
-                done.set(result.is_ok());
-                error.set(result.err());
-            });
-        }
+        crate::client::submit(ev, pending, move |result| {
+            if result.is_ok() {
+                asking.set(false);
+            }
+            done.set(result.is_ok());
+            error.set(result.err());
+        });
         #[cfg(not(feature = "hydrate"))]
         let _ = ev;
     };
