@@ -100,8 +100,8 @@ pub fn spawn_purge_job(auth: AuthService, interval: Duration) -> tokio::task::Jo
 /// Serves until Ctrl-C / SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // One core stays free of password hashing (where there is more than one): a login storm must
-    // not take every core from the requests that have to stay fast. On two cores this keeps the
-    // poll's p99 within 2× during a 64-way storm; hashing on both made it 7× (bench/results.md).
+    // not take every core from the requests that have to stay fast. On two cores the poll's p99
+    // grows ×2.7–4.0 during a 64-way storm this way, ×4.6–6 with hashing on both (bench/results.md).
     let hasher = PasswordHasherPool::new(config.hash_concurrency.unwrap_or_else(|| {
         std::thread::available_parallelism().map(|n| n.get().saturating_sub(1).max(1)).unwrap_or(1)
     }));

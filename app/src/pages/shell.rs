@@ -98,8 +98,8 @@ fn SessionGuard(interval_ms: u64, children: Children) -> impl IntoView {
 const FOLDERS: [(&str, &str); 5] =
     [("inbox", "Inbox"), ("drafts", "Drafts"), ("sent", "Sent"), ("spam", "Spam"), ("trash", "Trash")];
 
-/// Shown if the session ended between the middleware's check and the shell's own read (a page
-/// load without a session is redirected by the server before it renders).
+/// Shown if the request carries no active session. A safeguard only: the session middleware
+/// redirects a page load without one to /login before anything renders.
 #[component]
 fn SignedOut(message: String) -> impl IntoView {
     view! {
