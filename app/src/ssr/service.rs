@@ -92,7 +92,11 @@ impl ThrottlePolicy {
     /// Whether an attempt at `now` must still wait, given one counter.
     fn must_wait(&self, row: &ThrottleRow, now: i64) -> bool {
         let free = if row.key.starts_with(ACCOUNT_KEY) { self.account_free } else { self.ip_free };
-        now < row.last_failure_at.saturating_add(self.delay_ms(self.failures_at(row, now), free))
+        let delay = self.delay_ms(self.failures_at(row, now), free);
+        // A free failure never makes anyone wait, even when it was charged a moment *after*
+        // `now`: by a parallel request that read the clock later, or by another instance whose
+        // clock runs a little ahead.
+        delay > 0 && now < row.last_failure_at.saturating_add(delay)
     }
 }
 
