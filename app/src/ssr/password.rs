@@ -43,9 +43,10 @@ pub struct PasswordHasherPool {
 }
 
 /// Threads that do nothing but argon2, at the lowest CPU priority (nice 19): a hash takes tens of
-/// milliseconds of CPU, and every other request (the page polls above all) must be able to take
-/// the core from it at once. tokio's blocking pool would run them at normal priority, and its
-/// threads also serve other work, so they could not be lowered for good.
+/// milliseconds of CPU, and every other request (the page polls above all) must get the core
+/// first. (The scheduler may still let a running hash finish its slice, up to a few ms; SCHED_IDLE
+/// measured no better, see bench/results.md.) tokio's blocking pool would run them at normal
+/// priority, and its threads also serve other work, so they could not be lowered for good.
 #[derive(Clone)]
 struct HashThreads {
     jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
