@@ -1,0 +1,113 @@
+//! What Postern does, independent of how the request arrived (page, server function, JSON API):
+//! sign-up, login, authenticating a token, listing and ending sessions, password changes.
+
+use super::clock::SharedClock;
+use super::device;
+use super::password::{check_new_password, PasswordHasherPool};
+use super::store::{AuthRow, BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Refund, Store, ThrottleRow};
+use super::token;
+use crate::model::{limits, AccountView, AppError, EndReason, SessionKind, SessionStatus, SessionView};
+
+mod auth;
+mod policy;
+mod sessions;
+mod throttle;
+mod validate;
+
+pub use policy::{SessionPolicy, ThrottlePolicy};
+pub use throttle::{account_throttle_key, ip_throttle_key};
+pub use validate::{normalize_email, validate_device_name, validate_name};
+
+
+
+use validate::truncate;
+
+/// Where a request came from, as recorded on its session.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// An authenticated session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CurrentSession {
+    pub session_id: String,
+    pub account_id: i64,
+    pub email: String,
+    pub name: String,
+    pub kind: SessionKind,
+    pub auto_login: bool,
+    pub expires_at: i64,
+    pub sessions_version: i64,
+}
+
+/// What a token stands for right now.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resolved {
+    Active(CurrentSession),
+    Ended(EndReason),
+    None,
+}
+
+impl Resolved {
+    pub fn active(&self) -> Option<&CurrentSession> {
+        match self {
+            Resolved::Active(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The session, or the error a request without one gets.
+    pub fn require(&self) -> Result<&CurrentSession, AppError> {
+        match self {
+            Resolved::Active(s) => Ok(s),
+            Resolved::Ended(reason) => Err(AppError::SessionEnded { reason: *reason }),
+            Resolved::None => Err(AppError::Unauthorized),
+        }
+    }
+}
+
+/// A login that succeeded: the token goes to the client once, and is never stored.
+#[derive(Clone, Debug)]
+pub struct NewLogin {
+    pub token: String,
+    pub session_id: String,
+    pub auto_login: bool,
+    /// Seconds the cookie of a remembered login should persist for.
+    pub max_age_secs: i64,
+}
+
+/// How a login was asked for.
+#[derive(Clone, Debug)]
+pub struct LoginRequest<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub remember: bool,
+    pub kind: SessionKind,
+    pub device_name: Option<&'a str>,
+}
+
+#[derive(Clone)]
+pub struct AuthService {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub policy: SessionPolicy,
+    pub throttle: ThrottlePolicy,
+    pub hasher: PasswordHasherPool,
+}
+
+impl AuthService {
+    /// A service with the default [`ThrottlePolicy`]; see [`AuthService::with_throttle`].
+    pub fn new(store: Store, clock: SharedClock, policy: SessionPolicy, hasher: PasswordHasherPool) -> Self {
+        Self { store, clock, policy, throttle: ThrottlePolicy::default(), hasher }
+    }
+
+    pub fn with_throttle(mut self, throttle: ThrottlePolicy) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}

@@ -1,0 +1,156 @@
+//! Authenticating a request, and the signed-in person's own sessions: list, end, log out, terminate all.
+
+use super::*;
+
+impl AuthService {
+    /// What `token` stands for now. `activity` says whether this request counts as the person
+    /// using the session (page loads and actions do; the status poll does not).
+    pub async fn authenticate(&self, token: &str, activity: bool) -> Result<Resolved, AppError> {
+        if !token::looks_like_token(token) {
+            return Ok(Resolved::None);
+        }
+        let Some(row) = self.store.session_by_token_hash(&token::hash_token(token)).await? else {
+            return Ok(Resolved::None);
+        };
+        let now = self.now();
+        if row.ended_at.is_some() {
+            let reason = row.end_reason.as_deref().and_then(EndReason::parse).unwrap_or(EndReason::Expired);
+            return Ok(Resolved::Ended(reason));
+        }
+        if let Some(expired_at) = expired_at(&row, now) {
+            self.store.mark_expired(row.account_id, &row.id, expired_at).await?;
+            return Ok(Resolved::Ended(EndReason::Expired));
+        }
+        let stale_before = now - self.policy.activity_write_interval_ms;
+        if activity && row.last_active_at <= stale_before {
+            self.store.touch(&row.id, now, now + self.policy.idle(row.auto_login), stale_before).await?;
+        }
+        Ok(Resolved::Active(CurrentSession {
+            session_id: row.id,
+            account_id: row.account_id,
+            email: row.email,
+            name: row.name,
+            kind: SessionKind::parse(&row.kind).unwrap_or(SessionKind::Browser),
+            auto_login: row.auto_login,
+            expires_at: row.expires_at,
+            sessions_version: row.sessions_version,
+        }))
+    }
+
+    /// The answer of the status poll. Never counts as activity.
+    pub async fn status(&self, token: Option<&str>) -> Result<SessionStatus, AppError> {
+        let Some(token) = token else { return Ok(SessionStatus::None) };
+        Ok(match self.authenticate(token, false).await? {
+            Resolved::Active(s) => SessionStatus::Active { sessions_version: s.sessions_version },
+            Resolved::Ended(reason) => SessionStatus::Ended { reason },
+            Resolved::None => SessionStatus::None,
+        })
+    }
+
+
+    pub fn account_view(current: &CurrentSession) -> AccountView {
+        AccountView { name: current.name.clone(), email: current.email.clone() }
+    }
+
+    /// Active sessions of the caller's account: the current one first, then by last activity.
+    pub async fn list_sessions(&self, current: &CurrentSession) -> Result<Vec<SessionView>, AppError> {
+        let rows = self.store.active_sessions(current.account_id, self.now()).await?;
+        let mut views: Vec<SessionView> = rows
+            .into_iter()
+            .map(|r| {
+                let kind = SessionKind::parse(&r.kind).unwrap_or(SessionKind::Browser);
+                SessionView {
+                    device: device::describe(kind, r.device_name.as_deref(), &r.user_agent),
+                    current: r.id == current.session_id,
+                    id: r.id,
+                    user_agent: r.user_agent,
+                    ip: r.ip,
+                    kind,
+                    auto_login: r.auto_login,
+                    created_at: r.created_at,
+                    last_active_at: r.last_active_at,
+                }
+            })
+            .collect();
+        // Stable sort: the rest keep the store's most-recent-first order.
+        views.sort_by_key(|v| !v.current);
+        Ok(views)
+    }
+
+    /// Ends one of the caller's *other* sessions. The current one cannot be ended this way.
+    pub async fn end_session(&self, current: &CurrentSession, client: &ClientInfo, session_id: &str) -> Result<(), AppError> {
+        if session_id == current.session_id {
+            return Err(AppError::Conflict {
+                message: "You cannot end your current session here. Log out, or use \"Terminate all sessions\".".into(),
+            });
+        }
+        if session_id.is_empty() || session_id.len() > 64 {
+            return Err(AppError::NotFound);
+        }
+        let event = Event::new(EventKind::SessionEnded, Some(current.account_id), self.now())
+            .by(&current.session_id, &client.ip)
+            .target(session_id);
+        match self.store.end_session(current.account_id, session_id, EndReason::EndedByUser, &event).await? {
+            EndOutcome::Ended | EndOutcome::AlreadyEnded => Ok(()),
+            EndOutcome::NotFound => Err(AppError::NotFound),
+        }
+    }
+
+    pub async fn log_out(&self, current: &CurrentSession, client: &ClientInfo) -> Result<(), AppError> {
+        let event = Event::new(EventKind::LoggedOut, Some(current.account_id), self.now())
+            .by(&current.session_id, &client.ip)
+            .target(&current.session_id);
+        self.store.end_session(current.account_id, &current.session_id, EndReason::LoggedOut, &event).await?;
+        Ok(())
+    }
+
+    /// Ends every session of the account, the caller's included.
+    pub async fn terminate_all(&self, current: &CurrentSession, client: &ClientInfo) -> Result<u64, AppError> {
+        let event = Event::new(EventKind::SessionsTerminated, Some(current.account_id), self.now())
+            .by(&current.session_id, &client.ip);
+        let plan = BulkEnd { reason: EndReason::TerminatedAll, only_auto_login: false, keep: None, new_password_hash: None };
+        Ok(self.store.end_sessions(current.account_id, &plan, &event).await?)
+    }
+
+    /// Periodic housekeeping; see `Store::purge`.
+    pub async fn purge(&self) -> Result<(u64, u64), AppError> {
+        let now = self.now();
+        Ok(self.store.purge(now, now - self.policy.retention_ms, now - self.throttle.window_ms).await?)
+    }
+}
+
+/// When the session ran out, if it has: the earlier of its idle and absolute deadlines.
+pub(super) fn expired_at(row: &AuthRow, now: i64) -> Option<i64> {
+    let deadline = row.expires_at.min(row.idle_expires_at);
+    (now >= deadline).then_some(deadline)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(idle_expires_at: i64, expires_at: i64) -> AuthRow {
+        AuthRow {
+            id: "s".into(),
+            account_id: 1,
+            kind: "browser".into(),
+            auto_login: false,
+            last_active_at: 0,
+            idle_expires_at,
+            expires_at,
+            ended_at: None,
+            end_reason: None,
+            email: "a@example.com".into(),
+            name: "A".into(),
+            sessions_version: 0,
+        }
+    }
+
+    #[test]
+    fn expiry_is_exact_at_the_boundary() {
+        assert_eq!(expired_at(&row(1000, 5000), 999), None);
+        assert_eq!(expired_at(&row(1000, 5000), 1000), Some(1000));
+        assert_eq!(expired_at(&row(9000, 5000), 4999), None);
+        assert_eq!(expired_at(&row(9000, 5000), 5000), Some(5000));
+    }
+}

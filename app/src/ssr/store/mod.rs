@@ -1,0 +1,220 @@
+//! All SQL lives here. One store, two backends: SQLite (embedded default) and PostgreSQL (several
+//! server instances). Every statement is written once in the dialect both accept (`$n`
+//! placeholders, BIGINT millisecond times) and run on whichever pool is configured; only the
+//! migrations differ where the dialects force it.
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::FromRow;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::model::{AppError, EndReason, SessionKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("an account with this e-mail address already exists")]
+    DuplicateEmail,
+    /// The database cannot be reached (stopped, network, pool exhausted): retryable, a 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An error of the direct SQLite read path ([`SqliteReader`]).
+    #[error("database error: {0}")]
+    Read(#[source] rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            // Another connection holds a lock past the busy timeout, or the file is gone: retryable.
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::CannotOpen) => {
+                StoreError::Unavailable(Box::new(e))
+            }
+            _ => StoreError::Read(e),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(Box::new(e))
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() && db.message().contains("email") => {
+                StoreError::DuplicateEmail
+            }
+            _ => StoreError::Other(e),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::DuplicateEmail => AppError::validation(
+                "email",
+                "An account with this e-mail address already exists. Log in instead?",
+            ),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                AppError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "database error");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Handle to the database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+    /// On SQLite, the reads of every request (the session lookup, the session list) bypass sqlx.
+    reader: Option<Arc<SqliteReader>>,
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool is configured. The body is compiled once per
+/// backend, so the same SQL and the same code serve both.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Statements shared by several operations, run inside the caller's transaction.
+macro_rules! bump_sessions_version {
+    ($tx:expr, $account_id:expr) => {
+        sqlx::query("UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id = $1")
+            .bind($account_id)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
+macro_rules! insert_event {
+    ($tx:expr, $ev:expr) => {{
+        let ev: &Event = $ev;
+        sqlx::query(
+            "INSERT INTO security_events (account_id, at, kind, session_id, target_id, ip, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ev.account_id)
+        .bind(ev.at)
+        .bind(ev.kind.as_str())
+        .bind(ev.session_id.as_deref())
+        .bind(ev.target_id.as_deref())
+        .bind(ev.ip.as_deref())
+        .bind(ev.detail.as_deref())
+        .execute(&mut *$tx)
+        .await?
+    }};
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_lazy_with(options);
+            Store { backend: Backend::Postgres(pool), reader: None }
+        } else {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                // Writers queue behind each other instead of failing with "database is locked".
+                .busy_timeout(Duration::from_secs(10));
+            if let Some(dir) = options.get_filename().parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Other(sqlx::Error::Io(e)))?;
+                }
+            }
+            let reader = SqliteReader::for_file(options.get_filename()).map(Arc::new);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Store { backend: Backend::Sqlite(pool), reader }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
+            Backend::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// SQLite transactions that write take the write lock at BEGIN, so that two of them never
+    /// deadlock upgrading read locks (SQLITE_BUSY that no busy timeout can resolve).
+    fn begin_write(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "BEGIN IMMEDIATE",
+            Backend::Postgres(_) => "BEGIN",
+        }
+    }
+
+    /// A cheap round trip, for the readiness endpoint.
+    pub async fn ping(&self) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        if let Some(reader) = &self.reader {
+            reader.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+        with_pool!(self, |pool| pool.close().await)
+    }
+}
+
+mod accounts;
+mod events;
+mod sessions;
+mod sqlite_read;
+#[doc(hidden)]
+pub mod test_hooks;
+mod throttle;
+
+pub use accounts::AccountRow;
+pub use events::{Event, EventKind, EventRow};
+pub use sessions::{AuthRow, BulkEnd, Demotion, EndOutcome, Keep, NewSession, SessionRow};
+pub(crate) use sqlite_read::SqliteReader;
+pub use throttle::{Refund, ThrottleRow};
