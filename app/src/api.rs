@@ -18,8 +18,10 @@ pub async fn sign_up(name: String, email: String, password: String, repeat_passw
     use crate::ssr::request::*;
     respond(async move {
         let ctx = app_context()?;
-        let login = ctx.auth.sign_up(&name, &email, &password, &repeat_password, &client_info()).await?;
+        let client = client_info();
+        let login = ctx.auth.sign_up(&name, &email, &password, &repeat_password, &client).await?;
         set_cookie_header(&ctx.cookie.set(&login.token, None));
+        keep_device(&ctx, client.device_id.as_deref(), &login.device_id);
         leptos_axum::redirect("/");
         Ok(())
     })
@@ -40,9 +42,11 @@ pub async fn log_in(email: String, password: String, remember: Option<String>) -
             kind: SessionKind::Browser,
             device_name: None,
         };
-        let login = ctx.auth.log_in(&request, &client_info()).await?;
+        let client = client_info();
+        let login = ctx.auth.log_in(&request, &client).await?;
         let max_age = login.auto_login.then_some(login.max_age_secs);
         set_cookie_header(&ctx.cookie.set(&login.token, max_age));
+        keep_device(&ctx, client.device_id.as_deref(), &login.device_id);
         leptos_axum::redirect("/");
         Ok(())
     })

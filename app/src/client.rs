@@ -37,7 +37,8 @@ pub enum Answer {
 /// request and response codecs, serde_qs, the action machinery) cost more WASM than all the
 /// islands' own code. The server functions themselves are unchanged.
 pub async fn call(path: &str, body: &web_sys::UrlSearchParams) -> Result<Answer, AppError> {
-    let unreachable = || AppError::Request { message: "the server could not be reached".into() };
+    let unreachable =
+        || AppError::Request { message: "The server could not be reached. Check your connection and try again.".into() };
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_credentials(web_sys::RequestCredentials::SameOrigin);
@@ -61,7 +62,30 @@ pub async fn call(path: &str, body: &web_sys::UrlSearchParams) -> Result<Answer,
     if response.ok() {
         Ok(Answer::Value(text))
     } else {
-        Err(serde_json::from_str(&text).unwrap_or_else(|_| unreachable()))
+        Err(error_of(response.status(), &text))
+    }
+}
+
+/// The error an answer that did arrive stands for: its own (every non-page answer is
+/// `{"error", "message"}`), else its message, else what its status means. Never "could not be
+/// reached": the server did answer.
+fn error_of(status: u16, body: &str) -> AppError {
+    if let Ok(err) = serde_json::from_str::<AppError>(body) {
+        return err;
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        message: String,
+    }
+    if let Ok(Message { message }) = serde_json::from_str(body) {
+        return AppError::Request { message };
+    }
+    match status {
+        403 => AppError::Forbidden,
+        429 => AppError::TooManyAttempts,
+        503 => AppError::Unavailable,
+        500..=599 => AppError::Internal,
+        _ => AppError::Request { message: format!("The request was refused (HTTP {status}). Reload the page and try again.") },
     }
 }
 

@@ -123,7 +123,11 @@ pub enum SessionStatus {
 
 /// Every error a user can meet, with a message they can act on. Server-side causes (SQL, I/O)
 /// are logged and reach the user only as `Internal` or `Unavailable`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, thiserror::Error)]
+/// On the wire every error is one JSON shape, `{"error": code, "message": text}` plus the fields
+/// of its variant (`field`, `reason`, `retry_after_secs`): the JSON API, server functions and the
+/// browser read the same thing. (Serialised by hand below so that `message` is always there;
+/// deserialising ignores it and rebuilds it from the variant.)
+#[derive(Deserialize, Clone, Debug, PartialEq, thiserror::Error)]
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum AppError {
     #[error("Please log in.")]
@@ -140,15 +144,18 @@ pub enum AppError {
     SessionEnded { reason: EndReason },
     #[error("Too many attempts. Please try again later.")]
     TooManyAttempts,
-    #[error("The request was refused because it did not come from this site.")]
+    #[error("Too many new accounts from this address. Please try again later.")]
+    TooManySignups { retry_after_secs: i64 },
+    #[error("This request was refused because it did not come from this site.")]
     Forbidden,
-    #[error("The service is temporarily unavailable. Please try again in a moment.")]
+    #[error("Postern is temporarily unavailable — nothing was changed, try again in a moment.")]
     Unavailable,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
-    /// Transport-level failures reported by the server-function machinery (network down, bad
-    /// encoding). The text is the framework's, never a server-side cause.
-    #[error("The request could not be completed: {message}")]
+    /// Requests the server-function machinery could not take (arguments that do not decode, an
+    /// unknown encoding). The text is the framework's, never a server-side cause.
+    #[error("{message}")]
+    #[serde(rename = "bad_request")]
     Request { message: String },
 }
 
@@ -165,6 +172,19 @@ impl AppError {
         }
     }
 
+    /// Seconds a client should wait before trying again (`Retry-After`), for the errors that
+    /// say "later": throttled attempts and a temporarily unavailable service.
+    pub fn retry_after_secs(&self) -> Option<i64> {
+        match self {
+            AppError::TooManySignups { retry_after_secs } => Some(*retry_after_secs),
+            // The first wait of a throttled counter; later ones are longer, and the client is
+            // told no more than "later" (the exact time would help a guesser plan).
+            AppError::TooManyAttempts => Some(30),
+            AppError::Unavailable => Some(5),
+            _ => None,
+        }
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> u16 {
         match self {
@@ -172,7 +192,7 @@ impl AppError {
             AppError::Validation { .. } => 400,
             AppError::NotFound => 404,
             AppError::Conflict { .. } => 409,
-            AppError::TooManyAttempts => 429,
+            AppError::TooManyAttempts | AppError::TooManySignups { .. } => 429,
             AppError::Forbidden => 403,
             AppError::Unavailable => 503,
             AppError::Internal => 500,
@@ -190,6 +210,7 @@ impl AppError {
             AppError::Conflict { .. } => "conflict",
             AppError::SessionEnded { .. } => "session_ended",
             AppError::TooManyAttempts => "too_many_attempts",
+            AppError::TooManySignups { .. } => "too_many_signups",
             AppError::Forbidden => "forbidden",
             AppError::Unavailable => "unavailable",
             AppError::Internal => "internal",
@@ -198,11 +219,27 @@ impl AppError {
     }
 }
 
+impl Serialize for AppError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("error", self.code())?;
+        map.serialize_entry("message", &self.to_string())?;
+        match self {
+            AppError::Validation { field, .. } => map.serialize_entry("field", field)?,
+            AppError::SessionEnded { reason } => map.serialize_entry("reason", reason)?,
+            AppError::TooManySignups { retry_after_secs } => map.serialize_entry("retry_after_secs", retry_after_secs)?,
+            _ => {}
+        }
+        map.end()
+    }
+}
+
 impl leptos::server_fn::error::FromServerFnError for AppError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
-        AppError::Request { message: value.to_string() }
+        AppError::Request { message: format!("The request could not be completed: {value}") }
     }
 }
 

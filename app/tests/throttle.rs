@@ -7,7 +7,7 @@ mod common;
 
 use app::model::AppError;
 use app::ssr::service::{account_throttle_key, ip_throttle_key};
-use app::ssr::ThrottlePolicy;
+use app::ssr::{Clock, ThrottlePolicy};
 use common::*;
 
 const WRONG: &str = "Not-The-Password-99";
@@ -102,7 +102,7 @@ backend_tests! {
         assert_eq!(
             outcome(svc.log_in(&browser_login("  NoBody@Example.COM ", WRONG, false), &client("192.0.2.99")).await),
             Err(AppError::InvalidCredentials),
-            "an hour later the counter started again"
+            "an hour later the wait is over (the count goes on: accounts remember failures for a day)"
         );
         for _ in 0..4 {
             svc.log_in(&browser_login("nobody@example.com", WRONG, false), &client("192.0.2.99")).await.unwrap_err();
@@ -221,36 +221,72 @@ backend_tests! {
         }
     }
 
-    async fn the_wait_is_capped_and_the_count_starts_again_after_a_quiet_window(db) {
+    async fn the_wait_is_capped_and_after_a_hundred_failures_unknown_devices_wait_out_the_day(db) {
         let (svc, clock) = db.service().await;
-        sign_up(&svc, "Ada", "ada@example.com").await;
+        let owner = sign_up(&svc, "Ada", "ada@example.com").await;
         let ip = client("192.0.2.77");
         let wrong = browser_login("ada@example.com", WRONG, false);
+        let right = browser_login("ada@example.com", PASSWORD, false);
         let policy = ThrottlePolicy::default();
-        // Fail as fast as allowed: 5 free, then 30 s, 60 s, ... up to the 15-minute cap.
+        // Fail as fast as allowed: 5 free, then 30 s, 60 s, ... up to the 15-minute cap, which no
+        // longer lets the count start again: an account remembers its failures for a day.
         let mut waits = Vec::new();
-        for failures in 0..12 {
+        for failures in 0..100 {
             let wait = policy.delay_ms(failures, policy.account_free);
-            clock.advance_ms(wait);
             if wait > 0 {
+                // One millisecond early is still too early.
+                clock.advance_ms(wait - 1);
+                assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::TooManyAttempts), "after {failures} failures");
+                clock.advance_ms(1);
                 waits.push(wait / SECOND);
-            }
-            if wait >= policy.window_ms {
-                break;
             }
             assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::InvalidCredentials), "after {failures} failures");
         }
-        assert_eq!(waits, [30, 60, 120, 240, 480, 900]);
-        // The capped wait equals the quiet window: the count has started again, five are free.
-        for _ in 0..5 {
-            assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::InvalidCredentials));
-        }
-        assert_eq!(outcome(svc.log_in(&wrong, &ip).await), Err(AppError::TooManyAttempts));
-        clock.advance_ms(15 * MINUTE);
-        svc.log_in(&browser_login("ada@example.com", PASSWORD, false), &ip).await.expect("no permanent lock-out");
+        assert_eq!(waits[..7], [30, 60, 120, 240, 480, 900, 900]);
+        assert_eq!(waits.len(), 95);
+        let last_failure = clock.now_ms();
+        // A hundred failures: devices the account does not know are refused, right password or not ...
+        clock.advance_ms(policy.max_delay_ms);
+        assert_eq!(outcome(svc.log_in(&right, &client("203.0.113.9")).await), Err(AppError::TooManyAttempts));
+        // ... while the owner's own browser, which logged in before, gets in at once.
+        svc.log_in(&right, &on_device("203.0.113.9", &owner.device_id)).await.expect("a known device is not locked out");
+        // A day after the last failure the count starts again: no permanent lock-out.
+        clock.set_ms(last_failure + DAY - 1);
+        assert_eq!(outcome(svc.log_in(&right, &client("203.0.113.9")).await), Err(AppError::TooManyAttempts));
+        clock.set_ms(last_failure + DAY);
+        svc.log_in(&right, &client("203.0.113.9")).await.expect("the window has passed");
     }
 
-    async fn confirming_the_password_in_a_session_is_throttled_like_a_login(db) {
+    async fn strangers_failures_on_the_account_never_hold_back_the_owners_known_devices(db) {
+        let (svc, _clock) = db.service().await;
+        let browser = sign_up(&svc, "Ada", "ada@example.com").await;
+        let phone = svc.log_in(&app_login("ada@example.com", PASSWORD, "Pixel 8"), &client("198.51.100.7")).await.unwrap();
+        assert_ne!(phone.device_id, browser.device_id, "each device gets an id of its own");
+        // Strangers fill the account's counter from many addresses.
+        for i in 0..8 {
+            svc.log_in(&browser_login("ada@example.com", WRONG, false), &client(&format!("192.0.2.{i}"))).await.unwrap_err();
+        }
+        let right = browser_login("ada@example.com", PASSWORD, false);
+        assert_eq!(outcome(svc.log_in(&right, &client("203.0.113.50")).await), Err(AppError::TooManyAttempts), "unknown devices wait");
+        // The owner's browser and phone are judged on their own counters: they log in at once.
+        let again = svc.log_in(&right, &on_device("203.0.113.50", &browser.device_id)).await.expect("known browser");
+        assert_eq!(again.device_id, browser.device_id, "a known device keeps its id");
+        svc.log_in(&app_login("ada@example.com", PASSWORD, "Pixel 8"), &on_device("198.51.100.7", &phone.device_id)).await.expect("known app");
+        // The owner's own typos count on that device's counter, and a success resets it.
+        let owner = on_device("203.0.113.50", &browser.device_id);
+        for _ in 0..5 {
+            assert_eq!(outcome(svc.log_in(&browser_login("ada@example.com", WRONG, false), &owner).await), Err(AppError::InvalidCredentials));
+        }
+        assert_eq!(outcome(svc.log_in(&right, &owner).await), Err(AppError::TooManyAttempts), "the device's own failures count");
+        // A device id that was never issued to this account is just an unknown device.
+        let forged = on_device("203.0.113.51", &phone.token);
+        assert_eq!(outcome(svc.log_in(&right, &forged).await), Err(AppError::TooManyAttempts));
+        // Re-entering the password in a session is not held back by strangers either.
+        let me = current(&svc, &browser.token).await;
+        svc.reset_auto_login(&me, &client("203.0.113.50"), PASSWORD).await.expect("the owner's remedy works");
+    }
+
+    async fn password_reentry_is_throttled_on_the_sessions_own_counter_and_logged(db) {
         let (svc, clock) = db.service().await;
         let web = sign_up(&svc, "Ada", "ada@example.com").await;
         let me = current(&svc, &web.token).await;
@@ -262,10 +298,56 @@ backend_tests! {
         let err = svc.change_password(&me, &c, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await.unwrap_err();
         assert_eq!(err, AppError::TooManyAttempts);
         assert_eq!(svc.reset_auto_login(&me, &c, PASSWORD).await.unwrap_err(), AppError::TooManyAttempts);
-        // They count against the account: a login has to wait as well.
-        assert_eq!(outcome(svc.log_in(&browser_login("ada@example.com", PASSWORD, false), &client("192.0.2.31")).await), Err(AppError::TooManyAttempts));
+        // Only this session waits: a login, and another session of the account, do not.
+        let other = svc.log_in(&browser_login("ada@example.com", PASSWORD, false), &client("192.0.2.31")).await.expect("login not held back");
+        let other = current(&svc, &other.token).await;
+        svc.reset_auto_login(&other, &client("192.0.2.31"), PASSWORD).await.expect("another session is not held back");
+        let me = current(&svc, &web.token).await;
         clock.advance_ms(30 * SECOND);
         svc.change_password(&me, &c, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await.expect("after the wait");
+        // Each wrong re-entry is in the security log, with the session and address it came from.
+        let failed: Vec<_> = svc.store.events(me.account_id).await.unwrap().into_iter().filter(|e| e.kind == "password_reentry_failed").collect();
+        assert_eq!(failed.len(), 5);
+        assert!(failed.iter().all(|e| e.session_id.as_deref() == Some(me.session_id.as_str()) && e.ip.as_deref() == Some("192.0.2.30")));
+        assert_eq!(failed[0].detail.as_deref(), Some("change password"));
+    }
+
+    async fn refused_attempts_are_logged_once_per_account_and_window_with_a_count(db) {
+        let (svc, clock) = db.service().await;
+        let ada = sign_up(&svc, "Ada", "ada@example.com").await;
+        let account_id = current(&svc, &ada.token).await.account_id;
+        let refused_rows = || async {
+            svc.store.events(account_id).await.unwrap().into_iter().filter(|e| e.kind == "attempts_refused").collect::<Vec<_>>()
+        };
+        for i in 0..5 {
+            svc.log_in(&browser_login("ada@example.com", WRONG, false), &client(&format!("192.0.2.{i}"))).await.unwrap_err();
+        }
+        // A flood of refused attempts from many addresses ...
+        for i in 0..50 {
+            clock.advance_ms(10);
+            let answer = svc.log_in(&browser_login("ada@example.com", WRONG, false), &client(&format!("198.51.100.{i}"))).await;
+            assert_eq!(outcome(answer), Err(AppError::TooManyAttempts));
+        }
+        // ... is in the log at once, as one row ...
+        let rows = refused_rows().await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        // ... whose count is complete once pending counts are written (at most every 10 s).
+        svc.purge().await.unwrap();
+        let rows = refused_rows().await;
+        assert_eq!((rows.len(), rows[0].count), (1, 50));
+        assert_eq!(rows[0].ip.as_deref(), Some("198.51.100.49"), "the last address");
+        // Attempts on an e-mail without an account leave no trace anywhere.
+        for _ in 0..8 {
+            svc.log_in(&browser_login("nobody@example.com", WRONG, false), &client("192.0.2.200")).await.unwrap_err();
+        }
+        // The next window gets a row of its own: its first attempt goes through (the wait is
+        // over), the second is refused.
+        clock.advance_ms(ThrottlePolicy::default().window_ms);
+        for expected in [AppError::InvalidCredentials, AppError::TooManyAttempts] {
+            let answer = svc.log_in(&browser_login("ada@example.com", WRONG, false), &client("198.51.100.200")).await;
+            assert_eq!(outcome(answer), Err(expected));
+        }
+        assert_eq!(refused_rows().await.len(), 2);
     }
 
     async fn purge_deletes_counters_that_no_longer_count(db) {
@@ -273,19 +355,53 @@ backend_tests! {
         svc.log_in(&browser_login("old@example.com", WRONG, false), &client("192.0.2.1")).await.unwrap_err();
         clock.advance_ms(10 * MINUTE);
         svc.log_in(&browser_login("new@example.com", WRONG, false), &client("192.0.2.2")).await.unwrap_err();
+        // Fifteen minutes on, an address has forgotten, but an account still remembers.
         clock.advance_ms(5 * MINUTE);
+        svc.purge().await.unwrap();
+        assert!(svc.store.throttle_row(&account_throttle_key("old@example.com")).await.unwrap().is_some());
+        // A day after its last failure, nothing remembers the old one.
+        clock.set_ms(T0 + DAY);
         svc.purge().await.unwrap();
         assert_eq!(svc.store.throttle_row(&account_throttle_key("old@example.com")).await.unwrap(), None);
         assert_eq!(svc.store.throttle_row(&ip_throttle_key("192.0.2.1")).await.unwrap(), None);
         let kept = svc.store.throttle_row(&account_throttle_key("new@example.com")).await.unwrap().expect("still counts");
         assert_eq!(kept.failures, 1);
         assert_eq!(kept.last_failure_at, T0 + 10 * MINUTE);
-        assert!(svc.store.throttle_row(&ip_throttle_key("192.0.2.2")).await.unwrap().is_some());
+    }
+
+    async fn sign_ups_are_limited_per_address_and_a_taken_address_counts_too(db) {
+        let (svc, clock) = db.service().await;
+        let office = client("192.0.2.40");
+        sign_up(&svc, "Ada", "ada@example.com").await;
+        // A weak password is refused and does not count; a taken address is refused and does.
+        assert_eq!(svc.sign_up("Eve", "eve@example.com", "password1", "password1", &office).await.unwrap_err().field(), Some("password"));
+        let taken = svc.sign_up("Ada", "ada@example.com", PASSWORD, PASSWORD, &office).await.unwrap_err();
+        assert_eq!(taken.field(), Some("email"));
+        for i in 1..20 {
+            svc.sign_up("User", &format!("user{i}@example.com"), PASSWORD, PASSWORD, &office).await.unwrap_or_else(|e| panic!("sign-up {i}: {e:?}"));
+        }
+        let err = svc.sign_up("User", "user20@example.com", PASSWORD, PASSWORD, &office).await.unwrap_err();
+        assert_eq!(err.to_string(), "Too many new accounts from this address. Please try again later.");
+        assert_eq!(err.status(), 429);
+        let retry = err.retry_after_secs().expect("Retry-After");
+        assert!((1..=3600).contains(&retry), "{retry}");
+        // The check for a taken address cannot be run at scale either.
+        assert_eq!(svc.sign_up("Ada", "ada@example.com", PASSWORD, PASSWORD, &office).await.unwrap_err().status(), 429);
+        // Another address is not held back; the same IPv6 /64 is the same address.
+        svc.sign_up("Bob", "bob@example.com", PASSWORD, PASSWORD, &client("192.0.2.41")).await.expect("another address");
+        let v6 = |host: &str| client(&format!("2001:db8:5:6::{host}"));
+        for i in 0..20 {
+            svc.sign_up("V6", &format!("v6-{i}@example.com"), PASSWORD, PASSWORD, &v6(&format!("{:x}", i + 1))).await.unwrap();
+        }
+        assert_eq!(svc.sign_up("V6", "v6-x@example.com", PASSWORD, PASSWORD, &v6("ffff")).await.unwrap_err().status(), 429);
+        // An hour after the last one, the address may go on.
+        clock.advance_ms(HOUR);
+        svc.sign_up("User", "user20@example.com", PASSWORD, PASSWORD, &office).await.expect("an hour later");
     }
 
     async fn thresholds_follow_the_configured_policy(db) {
         let (svc, clock) = db.service().await;
-        let svc = svc.with_throttle(ThrottlePolicy { account_free: 2, ip_free: 100, base_delay_ms: 5 * SECOND, max_delay_ms: 20 * SECOND, window_ms: MINUTE });
+        let svc = svc.with_throttle(ThrottlePolicy { account_free: 2, ip_free: 100, base_delay_ms: 5 * SECOND, max_delay_ms: 20 * SECOND, window_ms: MINUTE, account_window_ms: MINUTE, ..ThrottlePolicy::default() });
         let wrong = browser_login("ada@example.com", WRONG, false);
         let ip = client("192.0.2.5");
         svc.log_in(&wrong, &ip).await.unwrap_err();

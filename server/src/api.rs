@@ -85,12 +85,19 @@ pub struct LoginBody {
     email: String,
     password: String,
     device_name: String,
+    /// The `device_id` an earlier login of this installation answered. A device that has logged
+    /// in to the account before is throttled on a counter of its own, so strangers' failed
+    /// guesses never hold it back. Optional; anything but an id Postern issued counts as none.
+    #[serde(default)]
+    device_id: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LoginAnswer {
     token: String,
     session_id: String,
+    /// Keep it and send it with every later login (random, not a fingerprint).
+    device_id: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -134,8 +141,9 @@ impl From<SessionView> for ApiSession {
     responses((status = 200, body = LoginAnswer), (status = 401, description = "invalid_credentials"),
               (status = 400, description = "validation"), (status = 415, description = "not JSON")))]
 pub async fn login(State(state): State<AppState>, req: Request) -> Result<Json<LoginAnswer>, Response> {
-    let client = client_info(&req, &state.trusted_proxies);
+    let mut client = client_info(&req, &state.trusted_proxies);
     let JsonBody(body) = JsonBody::<LoginBody>::from_request(req, &state).await?;
+    client.device_id = body.device_id.clone();
     let request = LoginRequest {
         email: &body.email,
         password: &body.password,
@@ -144,7 +152,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Json<L
         device_name: Some(&body.device_name),
     };
     let login = state.ctx.auth.log_in(&request, &client).await.map_err(|e| ApiError(e).into_response())?;
-    Ok(Json(LoginAnswer { token: login.token, session_id: login.session_id }))
+    Ok(Json(LoginAnswer { token: login.token, session_id: login.session_id, device_id: login.device_id }))
 }
 
 /// End the calling session.

@@ -67,9 +67,23 @@ pub struct Config {
     #[arg(long, env = "POSTERN_THROTTLE_MAX_DELAY_MINUTES", default_value_t = 15)]
     pub throttle_max_delay_minutes: i64,
 
-    /// Minutes without a failure after which a counter starts again from zero.
+    /// Minutes without a failure after which a client address's counter starts again from zero.
     #[arg(long, env = "POSTERN_THROTTLE_WINDOW_MINUTES", default_value_t = 15)]
     pub throttle_window_minutes: i64,
+
+    /// Hours an account's counter (and a known device's, and a session's password re-entries)
+    /// remembers failures.
+    #[arg(long, env = "POSTERN_THROTTLE_ACCOUNT_WINDOW_HOURS", default_value_t = 24)]
+    pub throttle_account_window_hours: i64,
+
+    /// Failures within the account window after which logins from devices the account does not
+    /// know are refused until the window has passed (NIST 800-63B: at most 100).
+    #[arg(long, env = "POSTERN_THROTTLE_ACCOUNT_LOCKOUT", default_value_t = 100)]
+    pub throttle_account_lockout: i64,
+
+    /// New accounts one client address (IPv6: one /64) may create per hour.
+    #[arg(long, env = "POSTERN_SIGNUP_LIMIT_PER_HOUR", default_value_t = 20)]
+    pub signup_limit_per_hour: i64,
 
     /// How often open pages ask whether their session still exists, in milliseconds.
     #[arg(long, env = "POSTERN_POLL_INTERVAL_MS", default_value_t = 5000)]
@@ -111,6 +125,9 @@ impl Config {
             base_delay_ms: self.throttle_base_delay_secs * 1000,
             max_delay_ms: self.throttle_max_delay_minutes * MINUTE,
             window_ms: self.throttle_window_minutes * MINUTE,
+            account_window_ms: self.throttle_account_window_hours * 60 * MINUTE,
+            account_lockout: self.throttle_account_lockout,
+            signups_per_hour: self.signup_limit_per_hour,
         }
     }
 

@@ -5,7 +5,6 @@ use app::model::AppError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 pub struct ApiError(pub AppError);
 
@@ -18,12 +17,7 @@ impl From<AppError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut body = json!({ "error": self.0.code(), "message": self.0.to_string() });
-        match &self.0 {
-            AppError::SessionEnded { reason } => body["reason"] = json!(reason),
-            AppError::Validation { field, .. } => body["field"] = json!(field),
-            _ => {}
-        }
-        (status, Json(body)).into_response()
+        // The same shape as server functions' errors: AppError serialises itself.
+        (status, Json(&self.0)).into_response()
     }
 }

@@ -90,9 +90,9 @@ pub fn client_info(req: &Request, trusted: &[IpAddr]) -> ClientInfo {
     let ip = match peer {
         Some(peer) if trusted.contains(&peer) => forwarded_client(req.headers(), trusted).unwrap_or(peer),
         Some(peer) => peer,
-        None => return ClientInfo { ip: "unknown".into(), user_agent: user_agent(req.headers()) },
+        None => return ClientInfo { ip: "unknown".into(), user_agent: user_agent(req.headers()), device_id: None },
     };
-    ClientInfo { ip: canonical_ip(ip).to_string(), user_agent: user_agent(req.headers()) }
+    ClientInfo { ip: canonical_ip(ip).to_string(), user_agent: user_agent(req.headers()), device_id: None }
 }
 
 fn forwarded_client(headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
@@ -211,10 +211,10 @@ mod tests {
         use axum::routing::post;
         use tower::ServiceExt;
         let app = axum::Router::new()
-            .route("/api/fn/args", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"request","message":"missing field"}"#) }))
+            .route("/api/fn/args", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"bad_request","message":"missing field"}"#) }))
             .route("/api/fn/internal", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"internal"}"#) }))
             .route("/api/fn/plain", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "not json") }))
-            .route("/other", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"request","message":"x"}"#) }))
+            .route("/other", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"bad_request","message":"x"}"#) }))
             .layer(axum::middleware::from_fn(server_fn_error_status));
         for (path, status) in [
             ("/api/fn/args", StatusCode::BAD_REQUEST),

@@ -81,7 +81,7 @@ backend_tests! {
             }
             let refused = browser.log_in(email, WRONG, false).await;
             assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{email}: {}", refused.text);
-            assert_eq!(refused.json(), json!({ "error": "too_many_attempts" }));
+            assert_eq!(refused.json(), json!({ "error": "too_many_attempts", "message": "Too many attempts. Please try again later." }));
             assert_security_headers_are_there(&refused);
             // The right password is not even checked while the account waits.
             let right = browser.log_in(email, PASSWORD, false).await;

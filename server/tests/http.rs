@@ -118,7 +118,7 @@ backend_tests! {
         let unknown = browser.log_in("nobody@example.com", PASSWORD, false).await;
         for res in [&wrong, &unknown] {
             assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-            assert_eq!(res.json(), json!({ "error": "invalid_credentials" }));
+            assert_eq!(res.json(), json!({ "error": "invalid_credentials", "message": "The e-mail address or password is incorrect." }));
             assert!(res.session_set_cookie().is_none());
             assert!(res.location().is_none());
         }
@@ -144,7 +144,7 @@ backend_tests! {
         assert_eq!(page.location(), Some("/login"));
         let res = replay.call("sessions", &[]).await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(res.json(), json!({ "error": "session_ended", "reason": "logged_out" }));
+        assert_eq!(res.json(), json!({ "error": "session_ended", "message": "Your session has ended.", "reason": "logged_out" }));
     }
 
     async fn a_plain_form_post_without_javascript_is_redirected(db) {
@@ -201,7 +201,7 @@ backend_tests! {
         assert_eq!(unknown.get("/").await.location(), Some("/login"));
         let res = unknown.call("sessions", &[]).await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(res.json(), json!({ "error": "unauthorized" }));
+        assert_eq!(res.json(), json!({ "error": "unauthorized", "message": "Please log in." }));
         let mut garbage = server.browser_with(Some("not-a-token'; DROP TABLE sessions; --".into()));
         assert_eq!(garbage.status().await, json!({ "state": "none" }));
 
@@ -216,7 +216,7 @@ backend_tests! {
         assert_eq!(page.location(), Some("/login"));
         let res = laptop.call("me", &[]).await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(res.json(), json!({ "error": "session_ended", "reason": "ended_by_user" }));
+        assert_eq!(res.json(), json!({ "error": "session_ended", "message": "Your session has ended.", "reason": "ended_by_user" }));
         assert_eq!(web.status().await["state"], "active");
     }
 
@@ -315,7 +315,7 @@ backend_tests! {
         assert_eq!(res.json()["error"], "conflict");
         let res = web.call("end_session", &[("id", bob_id.as_str())]).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND);
-        assert_eq!(res.json(), json!({ "error": "not_found" }));
+        assert_eq!(res.json(), json!({ "error": "not_found", "message": "That session does not exist." }));
         assert_eq!(bob.status().await["state"], "active");
         let res = web.call("end_session", &[("id", "AAAAAAAAAAAAAAAAAAAAAA")]).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND);
@@ -471,7 +471,9 @@ backend_tests! {
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         assert_no_store(&res, "api login");
         let body = res.json();
-        assert_eq!(keys(&body), ["session_id", "token"]);
+        assert_eq!(keys(&body), ["device_id", "session_id", "token"]);
+        assert_eq!(body["device_id"].as_str().unwrap().len(), 43);
+        assert_ne!(body["device_id"], body["token"]);
         assert_eq!(body["token"].as_str().unwrap().len(), 43);
         assert_ne!(body["token"], body["session_id"]);
         assert!(res.session_set_cookie().is_none(), "the API never sets cookies");
@@ -526,7 +528,7 @@ backend_tests! {
     async fn the_api_refuses_missing_unknown_and_ended_tokens(db) {
         let server = TestServer::start(&db).await;
         let (_web, mut app) = browser_and_app(&server, "ada@example.com").await;
-        let unauthorized = json!({ "error": "unauthorized" });
+        let unauthorized = json!({ "error": "unauthorized", "message": "Please log in." });
         let res = server.app().me().await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
         assert_eq!(res.json()["error"], "unauthorized");

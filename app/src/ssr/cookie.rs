@@ -1,6 +1,18 @@
 //! The session cookie. Over https it is `__Host-` prefixed and `Secure`; on plain http
 //! (development, tests on 127.0.0.1) it is neither, or browsers would drop it.
 
+/// How long a browser keeps its device cookie: a year.
+pub const DEVICE_MAX_AGE_SECS: i64 = 365 * 24 * 3600;
+
+fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty())
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct CookieSettings {
     pub secure: bool,
@@ -34,18 +46,45 @@ impl CookieSettings {
 
     /// The session token in a `Cookie` request header, if any.
     pub fn token_from_header<'a>(&self, header: &'a str) -> Option<&'a str> {
-        header
-            .split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.name())
-            .map(|(_, value)| value.trim())
-            .filter(|v| !v.is_empty())
+        cookie_value(header, self.name())
+    }
+
+    pub fn device_name(&self) -> &'static str {
+        if self.secure { "__Host-postern_device" } else { "postern_device" }
+    }
+
+    /// `Set-Cookie` value for the browser's device id: random, long-lived (a year), never a
+    /// fingerprint. A browser that has logged in to an account before is throttled on a counter
+    /// of its own (see the README's "Login throttling").
+    pub fn set_device(&self, device_id: &str) -> String {
+        let mut c = format!("{}={device_id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={DEVICE_MAX_AGE_SECS}", self.device_name());
+        if self.secure {
+            c.push_str("; Secure");
+        }
+        c
+    }
+
+    /// The device id in a `Cookie` request header, if any.
+    pub fn device_from_header<'a>(&self, header: &'a str) -> Option<&'a str> {
+        cookie_value(header, self.device_name())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_device_cookie_lives_a_year_and_is_host_prefixed_over_https() {
+        let plain = CookieSettings { secure: false };
+        assert_eq!(plain.set_device("d"), "postern_device=d; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000");
+        let https = CookieSettings { secure: true };
+        assert_eq!(https.set_device("d"), "__Host-postern_device=d; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000; Secure");
+        let header = "postern_session=tok; __Host-postern_device=dev";
+        assert_eq!(https.device_from_header(header), Some("dev"));
+        assert_eq!(plain.device_from_header(header), None);
+        assert_eq!(plain.token_from_header(header), Some("tok"));
+    }
 
     #[test]
     fn plain_http_cookie_is_not_secure() {

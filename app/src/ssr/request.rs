@@ -37,8 +37,29 @@ pub fn current_session() -> Result<CurrentSession, AppError> {
     resolved().require().cloned()
 }
 
+/// Where the request came from, with the browser's device id from its device cookie.
 pub fn client_info() -> ClientInfo {
-    parts().ok().and_then(|p| p.extensions.get::<ClientInfo>().cloned()).unwrap_or_default()
+    let Ok(parts) = parts() else { return ClientInfo::default() };
+    let mut client = parts.extensions.get::<ClientInfo>().cloned().unwrap_or_default();
+    if client.device_id.is_none() {
+        let cookie = app_context().ok().map(|ctx| ctx.cookie);
+        client.device_id = cookie.and_then(|cookie| {
+            parts
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|h| cookie.device_from_header(h).map(str::to_owned))
+        });
+    }
+    client
+}
+
+/// Sends the browser the device id of a login, unless it already holds that one.
+pub fn keep_device(ctx: &AppContext, sent: Option<&str>, device_id: &str) {
+    if sent != Some(device_id) {
+        set_cookie_header(&ctx.cookie.set_device(device_id));
+    }
 }
 
 /// Runs a server function body. On error the response gets the error's HTTP status, except for

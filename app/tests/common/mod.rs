@@ -16,7 +16,13 @@ pub fn client(ip: &str) -> ClientInfo {
         ip: ip.to_string(),
         user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
             .to_string(),
+        device_id: None,
     }
+}
+
+/// A client at `ip` that sends the device id an earlier login gave it.
+pub fn on_device(ip: &str, device_id: &str) -> ClientInfo {
+    ClientInfo { device_id: Some(device_id.to_string()), ..client(ip) }
 }
 
 pub fn browser_login<'a>(email: &'a str, password: &'a str, remember: bool) -> LoginRequest<'a> {

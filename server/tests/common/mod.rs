@@ -71,12 +71,12 @@ impl TestServer {
     }
 
     pub fn browser(&self) -> Browser {
-        Browser { base: self.base.clone(), http: self.http.clone(), cookie: None }
+        Browser { base: self.base.clone(), http: self.http.clone(), cookie: None, device: None }
     }
 
     /// The same browser (cookie included) talking to another instance.
     pub fn browser_with(&self, cookie: Option<String>) -> Browser {
-        Browser { base: self.base.clone(), http: self.http.clone(), cookie }
+        Browser { base: self.base.clone(), http: self.http.clone(), cookie, device: None }
     }
 
     pub fn app(&self) -> MailApp {
@@ -114,7 +114,7 @@ pub fn client() -> reqwest::Client {
 
 impl Browser {
     pub fn at(base: &str, cookie: Option<String>) -> Self {
-        Browser { base: base.to_string(), http: client(), cookie }
+        Browser { base: base.to_string(), http: client(), cookie, device: None }
     }
 }
 
@@ -160,6 +160,16 @@ impl Answer {
             .filter_map(|v| v.to_str().ok())
             .find(|v| v.starts_with(&format!("{COOKIE_NAME}=")))
     }
+
+    /// The value of the `postern_device` cookie this answer sets, if any.
+    pub fn device_set_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("postern_device="))
+            .map(|v| v.split(';').next().unwrap_or("").to_string())
+    }
 }
 
 /// A browser: remembers the session cookie the way a browser would (set, replaced, cleared).
@@ -169,10 +179,15 @@ pub struct Browser {
     http: reqwest::Client,
     /// The token in the `postern_session` cookie.
     pub cookie: Option<String>,
+    /// The browser's id in the `postern_device` cookie, kept like a real browser keeps it.
+    pub device: Option<String>,
 }
 
 impl Browser {
     fn absorb(&mut self, answer: &Answer) {
+        if let Some(device) = answer.device_set_cookie() {
+            self.device = Some(device);
+        }
         if let Some(set) = answer.session_set_cookie() {
             let value = set[COOKIE_NAME.len() + 1..].split(';').next().unwrap_or("").to_string();
             if value.is_empty() || set.contains("Max-Age=0") {
@@ -185,8 +200,12 @@ impl Browser {
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.cookie {
-            req = req.header("cookie", format!("{COOKIE_NAME}={token}"));
+        let cookies: Vec<String> = [self.cookie.as_ref().map(|t| format!("{COOKIE_NAME}={t}")), self.device.as_ref().map(|d| format!("postern_device={d}"))]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !cookies.is_empty() {
+            req = req.header("cookie", cookies.join("; "));
         }
         req
     }

@@ -1,8 +1,37 @@
 //! Sign-up, login, and the changes of credentials that re-check the password.
 
+use super::throttle::Target;
 use super::*;
 
+/// The device a request comes from: the id it sent, or a new one.
+struct Device {
+    id: String,
+    hash: Vec<u8>,
+    /// Whether the client sent this id (a new one cannot be known to any account yet).
+    sent: bool,
+}
+
+impl Device {
+    fn of(client: &ClientInfo) -> Self {
+        match client.device_id.as_deref().filter(|id| token::looks_like_token(id)) {
+            Some(id) => Device { id: id.to_string(), hash: token::hash_token(id), sent: true },
+            None => {
+                let id = token::new_token();
+                Device { hash: token::hash_token(&id), id, sent: false }
+            }
+        }
+    }
+}
+
+/// The account a new session belongs to, as its password was verified.
+struct Verified {
+    account_id: i64,
+    credentials_version: i64,
+}
+
 impl AuthService {
+    /// Creates an account and logs the new browser in. Throttled per client address before
+    /// anything costly runs; a new and a taken e-mail address cost the same (one hash each).
     pub async fn sign_up(
         &self,
         name: &str,
@@ -16,19 +45,25 @@ impl AuthService {
         if password != repeat {
             return Err(AppError::validation("repeat_password", "The two passwords do not match."));
         }
-        check_new_password(password, &[&email, &name], "password")?;
-        if self.store.account_by_email(&email).await?.is_some() {
-            return Err(crate::ssr::store::StoreError::DuplicateEmail.into());
+        let attempt = self.charge(&[ThrottleKey::signup(&client.ip)], Target { account_id: None, client }).await?;
+        if let Err(err) = check_new_password(password, &[&email, &name], "password") {
+            // Not an account, and nothing learnt about anyone's: it does not count.
+            self.refund_all(&attempt).await?;
+            return Err(err);
         }
+        // Hashed before the e-mail is known to be free, so that a taken address answers no sooner.
         let hash = self.hasher.hash(password).await?;
         let account_id = self.store.create_account(&email, &name, &hash, self.now()).await?;
-        self.start_session(account_id, false, SessionKind::Browser, None, client).await
+        let verified = Verified { account_id, credentials_version: 0 };
+        self.start_session(&verified, false, SessionKind::Browser, None, client).await
     }
 
     /// Logs in. Unknown e-mail and wrong password answer the same and cost the same; so does a
-    /// throttled attempt, known e-mail or not, and it never gets to the password check.
+    /// throttled attempt, known e-mail or not, and it never gets to the password check. A device
+    /// that logged in to the account before is judged on its own counter, so strangers' failures
+    /// on the account never hold the owner's devices back.
     pub async fn log_in(&self, req: &LoginRequest<'_>, client: &ClientInfo) -> Result<NewLogin, AppError> {
-        let email = req.email.trim().to_lowercase();
+        let email = login_email(req.email);
         // Too long to be anyone's: no guess is possible, so nothing to count.
         if email.len() > limits::EMAIL_MAX || req.password.chars().count() > limits::PASSWORD_MAX {
             return Err(AppError::InvalidCredentials);
@@ -37,11 +72,24 @@ impl AuthService {
             SessionKind::App => Some(validate_device_name(req.device_name.unwrap_or(""))?),
             SessionKind::Browser => None,
         };
-        self.refuse_if_throttled(&email, client).await?;
         let account = self.store.account_by_email(&email).await?;
+        let device = Device::of(client);
+        let known_device = match &account {
+            Some(a) if device.sent => self.store.is_known_device(a.id, &device.hash).await?,
+            _ => false,
+        };
+        let keys = [
+            match &account {
+                Some(a) if known_device => ThrottleKey::device(a.id, &device.hash),
+                _ => ThrottleKey::account(&email),
+            },
+            ThrottleKey::address(&client.ip),
+        ];
+        let target = Target { account_id: account.as_ref().map(|a| a.id), client };
+        self.refuse_if_throttled(&keys, target).await?;
         let hash = account.as_ref().map(|a| a.password_hash.as_str());
         let slot = self.hasher.slot().await?;
-        let attempt = self.charge_attempt(&email, client).await?;
+        let attempt = self.charge(&keys, target).await?;
         let ok = self.hasher.verify_in_slot(&slot, req.password, hash).await?;
         if ok && account.is_some() {
             self.refund_attempt(&attempt).await?;
@@ -60,12 +108,15 @@ impl AuthService {
         };
         // The mail app stays logged in: its logins are always remembered.
         let remember = req.remember || req.kind == SessionKind::App;
-        self.start_session(account.id, remember, req.kind, device_name, client).await
+        let verified = Verified { account_id: account.id, credentials_version: account.credentials_version };
+        self.start_session(&verified, remember, req.kind, device_name, client).await
     }
 
-    pub(super) async fn start_session(
+    /// Creates the session of a verified login, unless the account's credentials changed since
+    /// they were read (then the login fails as if the password had been wrong).
+    async fn start_session(
         &self,
-        account_id: i64,
+        verified: &Verified,
         auto_login: bool,
         kind: SessionKind,
         device_name: Option<String>,
@@ -73,10 +124,11 @@ impl AuthService {
     ) -> Result<NewLogin, AppError> {
         let now = self.now();
         let token = token::new_token();
+        let device = Device::of(client);
         let session = NewSession {
             id: token::new_session_id(),
             token_hash: token::hash_token(&token),
-            account_id,
+            account_id: verified.account_id,
             kind,
             auto_login,
             device_name,
@@ -85,8 +137,10 @@ impl AuthService {
             now,
             idle_expires_at: now + self.policy.idle(auto_login),
             expires_at: now + self.policy.max_age(auto_login),
+            credentials_version: verified.credentials_version,
+            device_hash: Some(device.hash),
         };
-        let event = Event::new(EventKind::LoginSucceeded, Some(account_id), now)
+        let event = Event::new(EventKind::LoginSucceeded, Some(verified.account_id), now)
             .by(&session.id, &client.ip)
             .detail(format!("{}{}", kind.as_str(), if auto_login { ", stay logged in" } else { "" }));
         self.store.create_session(&session, self.policy.max_active, &event).await?;
@@ -95,6 +149,7 @@ impl AuthService {
             session_id: session.id,
             auto_login,
             max_age_secs: self.policy.max_age(auto_login) / 1000,
+            device_id: device.id,
         })
     }
 
@@ -152,8 +207,9 @@ impl AuthService {
         Ok(token)
     }
 
-    /// Re-checks the password of a signed-in person. Counted like a login, so that a stolen
-    /// session cannot be used to guess the password at full speed.
+    /// Re-checks the password of a signed-in person. Counted on a counter of the session, so
+    /// that a stolen session cannot guess the password at full speed, and failures strangers
+    /// caused on the account never block the owner's own remedies.
     pub(super) async fn confirm_password(
         &self,
         current: &CurrentSession,
@@ -166,10 +222,17 @@ impl AuthService {
             return Err(AppError::validation(field, message));
         }
         let account = self.store.account_by_id(current.account_id).await?.ok_or(AppError::Unauthorized)?;
-        self.refuse_if_throttled(&account.email, client).await?;
+        let keys = [ThrottleKey::reentry(&current.session_id)];
+        let target = Target { account_id: Some(current.account_id), client };
+        self.refuse_if_throttled(&keys, target).await?;
         let slot = self.hasher.slot().await?;
-        let attempt = self.charge_attempt(&account.email, client).await?;
+        let attempt = self.charge(&keys, target).await?;
         if !self.hasher.verify_in_slot(&slot, password, Some(&account.password_hash)).await? {
+            drop(slot);
+            let event = Event::new(EventKind::PasswordReentryFailed, Some(current.account_id), self.now())
+                .by(&current.session_id, &client.ip)
+                .detail(if field == "current_password" { "change password" } else { "reset auto-login" });
+            self.store.record_event(&event).await?;
             return Err(AppError::validation(field, message));
         }
         self.refund_attempt(&attempt).await

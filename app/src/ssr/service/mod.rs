@@ -10,16 +10,15 @@ use crate::model::{limits, AccountView, AppError, EndReason, SessionKind, Sessio
 
 mod auth;
 mod policy;
+mod refusals;
 mod sessions;
 mod throttle;
 mod validate;
 
-pub use policy::{SessionPolicy, ThrottlePolicy};
-pub use throttle::{account_throttle_key, ip_throttle_key};
-pub use validate::{normalize_email, validate_device_name, validate_name};
-
-
-
+pub use policy::{Rule, SessionPolicy, ThrottleKind, ThrottlePolicy};
+pub use refusals::RefusalLog;
+pub use throttle::{account_throttle_key, ip_throttle_key, ThrottleKey};
+pub use validate::{login_email, normalize_email, validate_device_name, validate_name};
 use validate::truncate;
 
 /// Where a request came from, as recorded on its session.
@@ -27,6 +26,10 @@ use validate::truncate;
 pub struct ClientInfo {
     pub ip: String,
     pub user_agent: String,
+    /// The device id the client sent (the `postern_device` cookie, or the app's `device_id`):
+    /// random, long-lived, not a fingerprint. A device that logged in to an account before is
+    /// throttled on a counter of its own.
+    pub device_id: Option<String>,
 }
 
 /// An authenticated session.
@@ -75,6 +78,9 @@ pub struct NewLogin {
     pub auto_login: bool,
     /// Seconds the cookie of a remembered login should persist for.
     pub max_age_secs: i64,
+    /// The device id to keep: the one the client sent, or a new one when it sent none (or one
+    /// that cannot be ours). Goes back to the client in the device cookie or the API answer.
+    pub device_id: String,
 }
 
 /// How a login was asked for.
@@ -94,12 +100,13 @@ pub struct AuthService {
     pub policy: SessionPolicy,
     pub throttle: ThrottlePolicy,
     pub hasher: PasswordHasherPool,
+    pub refusals: RefusalLog,
 }
 
 impl AuthService {
     /// A service with the default [`ThrottlePolicy`]; see [`AuthService::with_throttle`].
     pub fn new(store: Store, clock: SharedClock, policy: SessionPolicy, hasher: PasswordHasherPool) -> Self {
-        Self { store, clock, policy, throttle: ThrottlePolicy::default(), hasher }
+        Self { store, clock, policy, throttle: ThrottlePolicy::default(), hasher, refusals: RefusalLog::default() }
     }
 
     pub fn with_throttle(mut self, throttle: ThrottlePolicy) -> Self {

@@ -1,6 +1,5 @@
 //! How long sessions live and how failed logins slow further attempts down.
 
-use super::throttle::ACCOUNT_KEY;
 use crate::ssr::store::ThrottleRow;
 
 pub(super) const MINUTE: i64 = 60_000;
@@ -48,31 +47,82 @@ impl SessionPolicy {
     }
 }
 
-/// How failed logins slow down further attempts (OWASP ASVS 5.0 V6.3, NIST 800-63B 5.2.2):
-/// per account (normalised e-mail, known or not) and per client address, the first `*_free`
-/// failures cost nothing; after that each attempt waits `base_delay_ms × 2^k` (k = failures
-/// beyond the free ones), at most `max_delay_ms`, counted from the last failure. A counter whose
-/// last failure is `window_ms` old starts again, and a successful login clears its account's
-/// counter. There is no permanent lock-out: after the delay the owner can log in.
+/// How failed attempts slow down further ones (OWASP ASVS 5.0 V6.3, NIST 800-63B 5.2.2). Each
+/// counter ([`ThrottleKind`]) has some free failures; after them each attempt waits
+/// `base_delay_ms × 2^k` (k = failures beyond the free ones), at most `max_delay_ms`, counted
+/// from the last failure. A counter whose last failure is a window old starts again. The account
+/// counter also has a limit: after `account_lockout` failures within its window it refuses every
+/// attempt from devices the account does not know, until the window has passed; devices that
+/// logged in before are judged on counters of their own and keep logging in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ThrottlePolicy {
     pub account_free: i64,
     pub ip_free: i64,
     pub base_delay_ms: i64,
     pub max_delay_ms: i64,
+    /// How long the counter of a client address remembers its failures.
     pub window_ms: i64,
+    /// How long the counters of an account, a known device and a session remember theirs.
+    pub account_window_ms: i64,
+    /// Failures within the account window after which unknown devices are refused outright.
+    pub account_lockout: i64,
+    /// New accounts (sign-up attempts that reach the password check) per client address per hour.
+    pub signups_per_hour: i64,
 }
 
 impl Default for ThrottlePolicy {
     fn default() -> Self {
-        Self { account_free: 5, ip_free: 20, base_delay_ms: 30_000, max_delay_ms: 15 * MINUTE, window_ms: 15 * MINUTE }
+        Self {
+            account_free: 5,
+            ip_free: 20,
+            base_delay_ms: 30_000,
+            max_delay_ms: 15 * MINUTE,
+            window_ms: 15 * MINUTE,
+            account_window_ms: DAY,
+            account_lockout: 100,
+            signups_per_hour: 20,
+        }
     }
 }
 
+/// What a throttle counter counts; each kind has its own [`Rule`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ThrottleKind {
+    /// Failed logins to an account (by normalised e-mail, known or not) from unknown devices.
+    Account,
+    /// Failed logins from one client address (IPv6: its /64).
+    Address,
+    /// Failed logins to an account from one device that has logged in to it before.
+    Device,
+    /// Failed password re-entries (change password, reset auto-login) in one session.
+    Reentry,
+    /// Sign-up attempts from one client address.
+    Signup,
+}
+
+/// How one kind of counter judges an attempt.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rule {
+    pub free: i64,
+    pub window_ms: i64,
+    /// Refuse every attempt once this many failures are within the window.
+    pub limit: Option<i64>,
+}
+
 impl ThrottlePolicy {
-    /// Failures that still count at `now`: none once the last one is a quiet window old.
-    pub(super) fn failures_at(&self, row: &ThrottleRow, now: i64) -> i64 {
-        if now - row.last_failure_at >= self.window_ms { 0 } else { row.failures }
+    pub fn rule(&self, kind: ThrottleKind) -> Rule {
+        let account = Rule { free: self.account_free, window_ms: self.account_window_ms, limit: None };
+        match kind {
+            ThrottleKind::Account | ThrottleKind::Reentry => Rule { limit: Some(self.account_lockout), ..account },
+            ThrottleKind::Device => account,
+            ThrottleKind::Address => Rule { free: self.ip_free, window_ms: self.window_ms, limit: None },
+            ThrottleKind::Signup => Rule { free: self.signups_per_hour, window_ms: HOUR, limit: Some(self.signups_per_hour) },
+        }
+    }
+
+    /// Failures that still count at `now`: none once the last one is a window old.
+    pub(super) fn failures_at(&self, row: &ThrottleRow, rule: Rule, now: i64) -> i64 {
+        if now - row.last_failure_at >= rule.window_ms { 0 } else { row.failures }
     }
 
     /// How long after the last failure the next attempt must wait.
@@ -84,14 +134,18 @@ impl ThrottlePolicy {
         self.base_delay_ms.saturating_mul(1i64 << doublings).min(self.max_delay_ms)
     }
 
-    /// Whether an attempt at `now` must still wait, given one counter.
-    pub(super) fn must_wait(&self, row: &ThrottleRow, now: i64) -> bool {
-        let free = if row.key.starts_with(ACCOUNT_KEY) { self.account_free } else { self.ip_free };
-        let delay = self.delay_ms(self.failures_at(row, now), free);
+    /// Until when an attempt at `now` must wait, given one counter; `None` if it may go ahead.
+    pub(super) fn wait_until(&self, row: &ThrottleRow, rule: Rule, now: i64) -> Option<i64> {
+        let failures = self.failures_at(row, rule, now);
+        if rule.limit.is_some_and(|limit| failures >= limit) {
+            return Some(row.last_failure_at.saturating_add(rule.window_ms));
+        }
+        let delay = self.delay_ms(failures, rule.free);
         // A free failure never makes anyone wait, even when it was charged a moment *after*
         // `now`: by a parallel request that read the clock later, or by another instance whose
         // clock runs a little ahead.
-        delay > 0 && now < row.last_failure_at.saturating_add(delay)
+        let until = row.last_failure_at.saturating_add(delay);
+        (delay > 0 && now < until).then_some(until)
     }
 }
 

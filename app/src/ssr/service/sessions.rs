@@ -115,7 +115,14 @@ impl AuthService {
     /// Periodic housekeeping; see `Store::purge`.
     pub async fn purge(&self) -> Result<(u64, u64), AppError> {
         let now = self.now();
-        Ok(self.store.purge(now, now - self.policy.retention_ms, now - self.throttle.window_ms).await?)
+        self.refusals.flush(&self.store, now, self.throttle.window_ms).await?;
+        // A counter is deleted once no rule remembers it: the longest window decides.
+        let longest_window = [ThrottleKind::Account, ThrottleKind::Address, ThrottleKind::Device, ThrottleKind::Reentry, ThrottleKind::Signup]
+            .into_iter()
+            .map(|kind| self.throttle.rule(kind).window_ms)
+            .max()
+            .unwrap_or(self.throttle.window_ms);
+        Ok(self.store.purge(now, now - self.policy.retention_ms, now - longest_window).await?)
     }
 }
 

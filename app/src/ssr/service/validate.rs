@@ -1,14 +1,31 @@
 //! Input rules for what people type: e-mail addresses, names, device names.
 
 use crate::model::{limits, AppError};
+use unicode_normalization::UnicodeNormalization;
 
 pub(super) fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max_chars).collect()
 }
 
-/// Trimmed and lower-cased; a plausible address (one `@`, a dot in the domain, no spaces).
+/// Characters that change how text around them is shown without being visible themselves:
+/// bidirectional overrides and isolates (which can make "moc.elpmaxe" read as "example.com") and
+/// zero-width characters (which make two different names look the same).
+pub fn is_invisible_formatting(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{180E}')
+}
+
+/// The e-mail address a login is for: trimmed, NFC-normalised and lower-cased, so that the same
+/// address typed on two keyboards is one account (and one throttle counter).
+pub fn login_email(email: &str) -> String {
+    email.trim().nfc().collect::<String>().to_lowercase()
+}
+
+/// A plausible address (one `@`, a dot in the domain, no spaces, nothing invisible), as
+/// [`login_email`] normalises it.
 pub fn normalize_email(email: &str) -> Result<String, AppError> {
-    let email = email.trim().to_lowercase();
+    let email = login_email(email);
     let invalid = || AppError::validation("email", "Enter a valid e-mail address, like name@example.com.");
     if email.is_empty() || email.len() > limits::EMAIL_MAX {
         return Err(invalid());
@@ -18,32 +35,41 @@ pub fn normalize_email(email: &str) -> Result<String, AppError> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..");
-    if local.is_empty() || !domain_ok || domain.contains('@') || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let odd = |c: char| c.is_whitespace() || c.is_control() || is_invisible_formatting(c);
+    if local.is_empty() || !domain_ok || domain.contains('@') || email.chars().any(odd) {
         return Err(invalid());
     }
     Ok(email)
 }
 
-pub fn validate_name(name: &str) -> Result<String, AppError> {
-    let name: String = name.trim().chars().filter(|c| !c.is_control()).collect();
-    if name.is_empty() {
-        return Err(AppError::validation("name", "Enter your name."));
+/// The one rule for names people give (their own, their devices'): trimmed and NFC-normalised;
+/// 1 to `max` characters; no control characters and no invisible formatting characters, which
+/// are refused with a message rather than silently removed.
+fn visible_text(raw: &str, field: &str, what: &str, max: usize) -> Result<String, AppError> {
+    let text: String = raw.trim().nfc().collect();
+    if text.chars().any(|c| c.is_control() || is_invisible_formatting(c)) {
+        return Err(AppError::validation(
+            field,
+            format!("The {what} cannot contain control characters or invisible formatting characters."),
+        ));
     }
-    if name.chars().count() > limits::NAME_MAX {
-        return Err(AppError::validation("name", "Use at most 100 characters for your name."));
+    let n = text.chars().count();
+    if n == 0 || n > max {
+        return Err(AppError::validation(field, format!("The {what} must be 1 to {max} characters long.")));
     }
-    Ok(name)
+    Ok(text)
 }
 
-/// 1–64 characters after control characters are stripped and white space trimmed.
-pub fn validate_device_name(name: &str) -> Result<String, AppError> {
-    let name: String = name.chars().filter(|c| !c.is_control()).collect();
-    let name = name.trim().to_string();
-    let n = name.chars().count();
-    if n == 0 || n > limits::DEVICE_NAME_MAX {
-        return Err(AppError::validation("device_name", "The device name must be 1 to 64 characters long."));
+pub fn validate_name(name: &str) -> Result<String, AppError> {
+    if name.trim().is_empty() {
+        return Err(AppError::validation("name", "Enter your name."));
     }
-    Ok(name)
+    visible_text(name, "name", "name", limits::NAME_MAX)
+}
+
+/// What the mail app calls its device ("Pixel 8"); see [`visible_text`].
+pub fn validate_device_name(name: &str) -> Result<String, AppError> {
+    visible_text(name, "device_name", "device name", limits::DEVICE_NAME_MAX)
 }
 
 #[cfg(test)]
@@ -64,17 +90,38 @@ mod tests {
     }
 
     #[test]
-    fn device_names_lose_control_characters() {
-        assert_eq!(validate_device_name(" Pixel\u{0} 8\n").unwrap(), "Pixel 8");
-        assert!(validate_device_name("\u{7}\u{1b}").is_err());
+    fn device_names_refuse_control_and_invisible_characters_with_a_message() {
+        assert_eq!(validate_device_name(" Pixel 8\n").unwrap(), "Pixel 8");
+        for bad in ["Pixel\u{0} 8", "\u{7}\u{1b}", "Pixel\u{202E}8 lexiP", "Pi\u{200B}xel", "\u{2066}Pixel"] {
+            let err = validate_device_name(bad).unwrap_err();
+            assert_eq!(err.field(), Some("device_name"), "{bad:?}");
+            assert!(err.to_string().contains("invisible formatting"), "{bad:?}: {err}");
+        }
         assert!(validate_device_name(&"x".repeat(65)).is_err());
         assert!(validate_device_name(&"x".repeat(64)).is_ok());
     }
 
     #[test]
+    fn names_refuse_bidi_overrides_and_zero_width_characters() {
+        for bad in ["Ada\u{202E}ecalevoL", "A\u{200D}da", "\u{FEFF}Ada", "Ada\u{7}"] {
+            assert_eq!(validate_name(bad).unwrap_err().field(), Some("name"), "{bad:?}");
+        }
+        // Combining sequences are stored composed, so look-alike spellings are one name.
+        assert_eq!(validate_name("Jose\u{301}").unwrap(), "Jos\u{e9}");
+    }
+
+    #[test]
+    fn emails_are_nfc_normalised_and_refuse_invisible_characters() {
+        assert_eq!(normalize_email("jose\u{301}@example.com").unwrap(), "jos\u{e9}@example.com");
+        assert_eq!(normalize_email("jos\u{e9}@example.com").unwrap(), login_email("JOSE\u{301}@Example.com"));
+        assert!(normalize_email("ad\u{200B}a@example.com").is_err());
+        assert!(normalize_email("ada@exa\u{202E}mple.com").is_err());
+    }
+
+    #[test]
     fn names_are_required_and_bounded() {
         assert!(validate_name("   ").is_err());
-        assert!(validate_name(&"n".repeat(101)).is_err());
+        assert!(validate_name(&"n".repeat(limits::NAME_MAX + 1)).is_err());
         assert_eq!(validate_name(" Ada Lovelace ").unwrap(), "Ada Lovelace");
     }
 
@@ -136,7 +183,7 @@ mod tests {
 
             #[test]
             fn throttle_keys_never_panic_and_stay_short(ip in input()) {
-                prop_assert!(ip_throttle_key(&ip).chars().count() <= 3 + 64);
+                prop_assert!(ip_throttle_key(&ip).as_str().chars().count() <= 3 + 64);
             }
         }
     }

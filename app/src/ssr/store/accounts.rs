@@ -1,4 +1,4 @@
-//! Accounts: e-mail, name, password hash.
+//! Accounts (e-mail, name, password hash) and the devices that have logged in to them.
 
 use super::*;
 
@@ -8,14 +8,18 @@ pub struct AccountRow {
     pub email: String,
     pub name: String,
     pub password_hash: String,
+    /// Moves with every change of credentials; see [`NewSession::credentials_version`].
+    pub credentials_version: i64,
 }
 
 impl Store {
+    /// Creates an account. A taken e-mail is recognised by the insert itself (the only unique
+    /// column it writes), not by a read before it that a parallel sign-up could race.
     pub async fn create_account(&self, email: &str, name: &str, password_hash: &str, now: i64) -> Result<i64> {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            let (id,): (i64,) = sqlx::query_as(
+            let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
                 "INSERT INTO accounts (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
             )
             .bind(email)
@@ -23,7 +27,11 @@ impl Store {
             .bind(password_hash)
             .bind(now)
             .fetch_one(&mut *tx)
-            .await?;
+            .await;
+            let (id,) = match inserted {
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Err(StoreError::DuplicateEmail),
+                other => other?,
+            };
             insert_event!(tx, &Event::new(EventKind::AccountCreated, Some(id), now));
             tx.commit().await?;
             Ok(id)
@@ -31,12 +39,19 @@ impl Store {
     }
 
     pub async fn account_by_email(&self, email: &str) -> Result<Option<AccountRow>> {
-        const SQL: &str = "SELECT id, email, name, password_hash FROM accounts WHERE email = $1";
+        const SQL: &str = "SELECT id, email, name, password_hash, credentials_version FROM accounts WHERE email = $1";
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(email).fetch_optional(pool).await?))
     }
 
     pub async fn account_by_id(&self, id: i64) -> Result<Option<AccountRow>> {
-        const SQL: &str = "SELECT id, email, name, password_hash FROM accounts WHERE id = $1";
+        const SQL: &str = "SELECT id, email, name, password_hash, credentials_version FROM accounts WHERE id = $1";
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?))
+    }
+
+    /// Whether the device whose id hashes to `device_hash` has logged in to the account before.
+    pub async fn is_known_device(&self, account_id: i64, device_hash: &[u8]) -> Result<bool> {
+        const SQL: &str = "SELECT 1 FROM known_devices WHERE account_id = $1 AND device_hash = $2";
+        let row: Option<(i32,)> = with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(device_hash).fetch_optional(pool).await?);
+        Ok(row.is_some())
     }
 }

@@ -14,6 +14,10 @@ pub enum EventKind {
     SessionExpired,
     PasswordChanged,
     AutoLoginReset,
+    /// A wrong password re-entered in a session (change password, reset auto-login).
+    PasswordReentryFailed,
+    /// Attempts refused by the throttle: one row per account and throttle window, with a count.
+    AttemptsRefused,
 }
 
 impl EventKind {
@@ -28,6 +32,8 @@ impl EventKind {
             EventKind::SessionExpired => "session_expired",
             EventKind::PasswordChanged => "password_changed",
             EventKind::AutoLoginReset => "auto_login_reset",
+            EventKind::PasswordReentryFailed => "password_reentry_failed",
+            EventKind::AttemptsRefused => "attempts_refused",
         }
     }
 }
@@ -71,6 +77,8 @@ pub struct EventRow {
     pub target_id: Option<String>,
     pub ip: Option<String>,
     pub detail: Option<String>,
+    /// How many attempts an aggregated row stands for; 1 for any other.
+    pub count: i64,
 }
 
 impl Store {
@@ -83,9 +91,32 @@ impl Store {
         Ok(())
     }
 
-    /// The account's security events, newest first: (at, kind, session_id, target_id, ip, detail).
+    /// Adds `count` refused attempts to the account's row for the throttle window starting at
+    /// `window_start` (creating it), with the time and address of the latest.
+    pub async fn record_refused(&self, account_id: i64, window_start: i64, count: i64, at: i64, ip: &str) -> Result<()> {
+        const SQL: &str = "INSERT INTO security_events (account_id, at, kind, ip, count, aggregate_key)
+                           VALUES ($1, $2, $3, $4, $5, $6)
+                           ON CONFLICT (aggregate_key) DO UPDATE SET count = security_events.count + excluded.count,
+                               at = CASE WHEN excluded.at > security_events.at THEN excluded.at ELSE security_events.at END,
+                               ip = excluded.ip";
+        let key = format!("refused:{account_id}:{window_start}");
+        with_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(account_id)
+                .bind(at)
+                .bind(EventKind::AttemptsRefused.as_str())
+                .bind(ip)
+                .bind(count)
+                .bind(&key)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The account's security events, newest first.
     pub async fn events(&self, account_id: i64) -> Result<Vec<EventRow>> {
-        const SQL: &str = "SELECT at, kind, session_id, target_id, ip, detail FROM security_events
+        const SQL: &str = "SELECT at, kind, session_id, target_id, ip, detail, count FROM security_events
                            WHERE account_id = $1 ORDER BY at DESC, id DESC";
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).fetch_all(pool).await?))
     }

@@ -17,6 +17,9 @@ use crate::model::{AppError, EndReason, SessionKind};
 pub enum StoreError {
     #[error("an account with this e-mail address already exists")]
     DuplicateEmail,
+    /// The account's credentials changed after the password of a login was verified.
+    #[error("the account's credentials changed during the login")]
+    CredentialsChanged,
     /// The database cannot be reached (stopped, network, pool exhausted): retryable, a 503.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -47,9 +50,6 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
                 StoreError::Unavailable(Box::new(e))
             }
-            sqlx::Error::Database(db) if db.is_unique_violation() && db.message().contains("email") => {
-                StoreError::DuplicateEmail
-            }
             _ => StoreError::Other(e),
         }
     }
@@ -62,6 +62,8 @@ impl From<StoreError> for AppError {
                 "email",
                 "An account with this e-mail address already exists. Log in instead?",
             ),
+            // Answered like a wrong password: the password the attacker used is no longer the one.
+            StoreError::CredentialsChanged => AppError::InvalidCredentials,
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 AppError::Unavailable

@@ -46,6 +46,13 @@ pub struct NewSession {
     pub now: i64,
     pub idle_expires_at: i64,
     pub expires_at: i64,
+    /// The account's credentials version the password was verified against: if a password
+    /// change, auto-login reset or "terminate all" committed since, no session is created
+    /// ([`StoreError::CredentialsChanged`]). Checked in the creating transaction, so a login in
+    /// flight cannot outlive the change that should have ended it.
+    pub credentials_version: i64,
+    /// The SHA-256 of the logging-in device's id, remembered as a known device of the account.
+    pub device_hash: Option<Vec<u8>>,
 }
 
 /// What happened when one session was to be ended.
@@ -92,6 +99,14 @@ impl Store {
             // First, so that it locks the account row (PostgreSQL): concurrent logins of one
             // account queue here, and each counts the sessions the others created.
             bump_sessions_version!(tx, s.account_id);
+            let (credentials_version,): (i64,) = sqlx::query_as("SELECT credentials_version FROM accounts WHERE id = $1")
+                .bind(s.account_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if credentials_version != s.credentials_version {
+                tx.rollback().await?;
+                return Err(StoreError::CredentialsChanged);
+            }
             let (active,): (i64,) =
                 sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND ended_at IS NULL AND expires_at > $2 AND idle_expires_at > $2")
                     .bind(s.account_id)
@@ -142,6 +157,17 @@ impl Store {
             .bind(s.expires_at)
             .execute(&mut *tx)
             .await?;
+            if let Some(device_hash) = &s.device_hash {
+                sqlx::query(
+                    "INSERT INTO known_devices (account_id, device_hash, first_seen_at, last_login_at) VALUES ($1, $2, $3, $3)
+                     ON CONFLICT (account_id, device_hash) DO UPDATE SET last_login_at = excluded.last_login_at",
+                )
+                .bind(s.account_id)
+                .bind(device_hash)
+                .bind(s.now)
+                .execute(&mut *tx)
+                .await?;
+            }
             insert_event!(tx, event);
             tx.commit().await?;
             Ok(())
@@ -281,13 +307,15 @@ impl Store {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            if let Some(hash) = plan.new_password_hash {
-                sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
-                    .bind(account_id)
-                    .bind(hash)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            // Logins verified before this moment must not create sessions after it.
+            sqlx::query(
+                "UPDATE accounts SET password_hash = COALESCE($2, password_hash), credentials_version = credentials_version + 1
+                 WHERE id = $1",
+            )
+            .bind(account_id)
+            .bind(plan.new_password_hash)
+            .execute(&mut *tx)
+            .await?;
             let ended = sqlx::query(
                 "UPDATE sessions SET ended_at = $2, end_reason = $3, ended_by_session = $4
                  WHERE account_id = $1 AND ended_at IS NULL

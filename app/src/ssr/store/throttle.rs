@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// A login-throttle counter: failed attempts for one account or one client address.
+/// A throttle counter: failed attempts of one kind for one key (see `service::ThrottleKey`).
 #[derive(Clone, Debug, FromRow, PartialEq)]
 pub struct ThrottleRow {
     pub key: String,
@@ -21,28 +21,27 @@ pub struct Refund<'a> {
 }
 
 impl Store {
-    /// Charges one login attempt to each of `keys` (as a failure, until it is refunded), unless
-    /// `allow` refuses it given the counters as they stand. Locking the rows, checking and
-    /// charging happen in one write transaction, so parallel attempts cannot all pass the check
-    /// before any of them is counted. A counter whose last failure is at or before `stale_at`
-    /// starts again from one. Returns the counters as they were, or `None` if refused (then
-    /// nothing is written).
+    /// Charges one attempt to each of `charges` (a key and the time at or before which its last
+    /// failure is stale, so that the counter starts again from one) as a failure, until it is
+    /// refunded, unless `allow` refuses it given the counters as they stand. Locking the rows,
+    /// checking and charging happen in one write transaction, so parallel attempts cannot all pass
+    /// the check before any of them is counted. Returns the counters as they were, or `None` if
+    /// refused (then nothing is written).
     pub async fn charge_login_attempt(
         &self,
-        keys: &[&str],
+        charges: &[(&str, i64)],
         now: i64,
-        stale_at: i64,
-        allow: impl Fn(&[ThrottleRow]) -> bool,
+        mut allow: impl FnMut(&[ThrottleRow]) -> bool,
     ) -> Result<Option<Vec<ThrottleRow>>> {
         // One lock order for everyone (PostgreSQL), so that two attempts never deadlock.
-        let mut keys = keys.to_vec();
-        keys.sort_unstable();
-        keys.dedup();
+        let mut charges = charges.to_vec();
+        charges.sort_unstable();
+        charges.dedup_by_key(|(key, _)| *key);
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            let mut rows = Vec::with_capacity(keys.len());
-            for key in &keys {
+            let mut rows = Vec::with_capacity(charges.len());
+            for (key, _) in &charges {
                 // Creates the row or locks it (the no-op update waits for concurrent chargers)
                 // and reads it as it stands, in one statement on both backends.
                 let row: ThrottleRow = sqlx::query_as(
@@ -59,7 +58,7 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(None);
             }
-            for key in &keys {
+            for (key, stale_at) in &charges {
                 sqlx::query(
                     "UPDATE login_throttle
                      SET failures = CASE WHEN last_failure_at <= $3 THEN 1 ELSE failures + 1 END, last_failure_at = $2
@@ -67,7 +66,7 @@ impl Store {
                 )
                 .bind(*key)
                 .bind(now)
-                .bind(stale_at)
+                .bind(*stale_at)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -116,8 +115,9 @@ impl Store {
     }
 
     /// A throttle counter, for tests and diagnostics.
-    pub async fn throttle_row(&self, key: &str) -> Result<Option<ThrottleRow>> {
+    pub async fn throttle_row(&self, key: &(impl AsRef<str> + ?Sized)) -> Result<Option<ThrottleRow>> {
         const SQL: &str = "SELECT key, failures, last_failure_at FROM login_throttle WHERE key = $1";
+        let key = key.as_ref();
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(key).fetch_optional(pool).await?))
     }
 }
