@@ -3,7 +3,7 @@
 
 use super::clock::SharedClock;
 use super::device;
-use super::password::{check_new_password, PasswordHasherPool};
+use super::password::PasswordHasherPool;
 use super::store::{AuthRow, BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Refund, Store, ThrottleRow};
 use super::token;
 use crate::model::{limits, AccountView, AppError, EndReason, SessionKind, SessionStatus, SessionView};
@@ -232,7 +232,7 @@ impl AuthService {
         if password != repeat {
             return Err(AppError::validation("repeat_password", "The two passwords do not match."));
         }
-        check_new_password(password, &[&email, &name], "password")?;
+        self.hasher.check_new_password(password, &[&email, &name], "password").await?;
         if self.store.account_by_email(&email).await?.is_some() {
             return Err(super::store::StoreError::DuplicateEmail.into());
         }
@@ -491,7 +491,7 @@ impl AuthService {
         if new_password != repeat {
             return Err(AppError::validation("repeat_new_password", "The two new passwords do not match."));
         }
-        check_new_password(new_password, &[&current.email, &current.name], "new_password")?;
+        self.hasher.check_new_password(new_password, &[&current.email, &current.name], "new_password").await?;
         let hash = self.hasher.hash(new_password).await?;
         let token = token::new_token();
         let token_hash = token::hash_token(&token);
