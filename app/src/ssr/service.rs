@@ -232,11 +232,11 @@ impl AuthService {
         if password != repeat {
             return Err(AppError::validation("repeat_password", "The two passwords do not match."));
         }
-        self.hasher.check_new_password(password, &[&email, &name], "password").await?;
+        self.hasher.check_new_password(password, &[&email, &name], "password", &ip_throttle_key(&client.ip)).await?;
         if self.store.account_by_email(&email).await?.is_some() {
             return Err(super::store::StoreError::DuplicateEmail.into());
         }
-        let hash = self.hasher.hash(password).await?;
+        let hash = self.hasher.hash(password, &ip_throttle_key(&client.ip)).await?;
         let account_id = self.store.create_account(&email, &name, &hash, self.now()).await?;
         self.start_session(account_id, false, SessionKind::Browser, None, client).await
     }
@@ -256,7 +256,7 @@ impl AuthService {
         self.refuse_if_throttled(&email, client).await?;
         let account = self.store.account_by_email(&email).await?;
         let hash = account.as_ref().map(|a| a.password_hash.as_str());
-        let slot = self.hasher.slot().await?;
+        let slot = self.hasher.slot(&ip_throttle_key(&client.ip)).await?;
         let attempt = self.charge_attempt(&email, client).await?;
         let ok = self.hasher.verify_in_slot(&slot, req.password, hash).await?;
         if ok && account.is_some() {
@@ -491,8 +491,8 @@ impl AuthService {
         if new_password != repeat {
             return Err(AppError::validation("repeat_new_password", "The two new passwords do not match."));
         }
-        self.hasher.check_new_password(new_password, &[&current.email, &current.name], "new_password").await?;
-        let hash = self.hasher.hash(new_password).await?;
+        self.hasher.check_new_password(new_password, &[&current.email, &current.name], "new_password", &ip_throttle_key(&client.ip)).await?;
+        let hash = self.hasher.hash(new_password, &ip_throttle_key(&client.ip)).await?;
         let token = token::new_token();
         let token_hash = token::hash_token(&token);
         let event = Event::new(EventKind::PasswordChanged, Some(current.account_id), self.now())
@@ -546,7 +546,7 @@ impl AuthService {
         }
         let account = self.store.account_by_id(current.account_id).await?.ok_or(AppError::Unauthorized)?;
         self.refuse_if_throttled(&account.email, client).await?;
-        let slot = self.hasher.slot().await?;
+        let slot = self.hasher.slot(&ip_throttle_key(&client.ip)).await?;
         let attempt = self.charge_attempt(&account.email, client).await?;
         if !self.hasher.verify_in_slot(&slot, password, Some(&account.password_hash)).await? {
             return Err(AppError::validation(field, message));
