@@ -56,7 +56,7 @@ impl PasswordHasherPool {
         }
     }
 
-    /// Whether `password` may become someone's password ([`policy`]), with `user_inputs` (their
+    /// Whether `password` may become someone's password (`password/policy.rs`), with `user_inputs` (their
     /// name and e-mail) counted as guessable. The strength estimate costs up to about what a hash
     /// does, so it waits for a hashing slot and runs on the hashing threads like one.
     pub async fn check_new_password(
@@ -99,7 +99,7 @@ impl PasswordHasherPool {
     /// and honest parallel logins never add up to a lock-out.
     ///
     /// `client` names whose turn it is: the caller's address, IPv6 per /64 (the throttle's
-    /// `ip_throttle_key`). Clients take turns (see [`queue`]); after the queue timeout the answer
+    /// `ip_throttle_key`). Clients take turns (`password/queue.rs`); after the queue timeout the answer
     /// is `Unavailable`.
     pub async fn slot(&self, client: &str) -> Result<HashSlot, AppError> {
         self.slots.acquire(client).await
