@@ -98,6 +98,11 @@ pub struct Config {
     #[arg(long, env = "POSTERN_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
 
+    /// Seconds a request may wait for a hashing slot (clients take turns) before it is answered
+    /// 503 with `Retry-After`, so a flood of logins cannot make the queue grow without end.
+    #[arg(long, env = "POSTERN_HASH_QUEUE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub hash_queue_timeout_secs: u64,
+
     /// Where the built site (WASM, JS, CSS) is served from.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -131,6 +136,10 @@ impl Config {
         }
     }
 
+    pub fn hash_queue_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.hash_queue_timeout_secs)
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
@@ -159,6 +168,7 @@ mod tests {
         assert!(!c.secure_cookies());
         assert_eq!(c.session_policy(), app::ssr::SessionPolicy::default());
         assert_eq!(c.throttle_policy(), app::ssr::ThrottlePolicy::default());
+        assert_eq!(c.hash_queue_timeout(), app::ssr::password::DEFAULT_HASH_QUEUE_TIMEOUT);
     }
 
     #[test]

@@ -23,6 +23,12 @@ impl Device {
     }
 }
 
+/// Whose turn a request takes in the hashing queue: its client address (IPv6: its /64), so one
+/// address's burst waits behind everyone else's next request.
+fn queue_key(client: &ClientInfo) -> ThrottleKey {
+    ThrottleKey::address(&client.ip)
+}
+
 /// The account a new session belongs to, as its password was verified.
 struct Verified {
     account_id: i64,
@@ -46,13 +52,13 @@ impl AuthService {
             return Err(AppError::validation("repeat_password", "The two passwords do not match."));
         }
         let attempt = self.charge(&[ThrottleKey::signup(&client.ip)], Target { account_id: None, client }).await?;
-        if let Err(err) = check_new_password(password, &[&email, &name], "password") {
+        if let Err(err) = self.hasher.check_new_password(password, &[&email, &name], "password", queue_key(client).as_str()).await {
             // Not an account, and nothing learnt about anyone's: it does not count.
             self.refund_all(&attempt).await?;
             return Err(err);
         }
         // Hashed before the e-mail is known to be free, so that a taken address answers no sooner.
-        let hash = self.hasher.hash(password).await?;
+        let hash = self.hasher.hash(password, queue_key(client).as_str()).await?;
         let account_id = self.store.create_account(&email, &name, &hash, self.now()).await?;
         let verified = Verified { account_id, credentials_version: 0 };
         self.start_session(&verified, false, SessionKind::Browser, None, client).await
@@ -88,7 +94,7 @@ impl AuthService {
         let target = Target { account_id: account.as_ref().map(|a| a.id), client };
         self.refuse_if_throttled(&keys, target).await?;
         let hash = account.as_ref().map(|a| a.password_hash.as_str());
-        let slot = self.hasher.slot().await?;
+        let slot = self.hasher.slot(queue_key(client).as_str()).await?;
         let attempt = self.charge(&keys, target).await?;
         let ok = self.hasher.verify_in_slot(&slot, req.password, hash).await?;
         if ok && account.is_some() {
@@ -167,8 +173,8 @@ impl AuthService {
         if new_password != repeat {
             return Err(AppError::validation("repeat_new_password", "The two new passwords do not match."));
         }
-        check_new_password(new_password, &[&current.email, &current.name], "new_password")?;
-        let hash = self.hasher.hash(new_password).await?;
+        self.hasher.check_new_password(new_password, &[&current.email, &current.name], "new_password", queue_key(client).as_str()).await?;
+        let hash = self.hasher.hash(new_password, queue_key(client).as_str()).await?;
         let token = token::new_token();
         let token_hash = token::hash_token(&token);
         let event = Event::new(EventKind::PasswordChanged, Some(current.account_id), self.now())
@@ -225,7 +231,7 @@ impl AuthService {
         let keys = [ThrottleKey::reentry(&current.session_id)];
         let target = Target { account_id: Some(current.account_id), client };
         self.refuse_if_throttled(&keys, target).await?;
-        let slot = self.hasher.slot().await?;
+        let slot = self.hasher.slot(queue_key(client).as_str()).await?;
         let attempt = self.charge(&keys, target).await?;
         if !self.hasher.verify_in_slot(&slot, password, Some(&account.password_hash)).await? {
             drop(slot);

@@ -3,7 +3,7 @@
 
 use super::clock::SharedClock;
 use super::device;
-use super::password::{check_new_password, PasswordHasherPool};
+use super::password::PasswordHasherPool;
 use super::store::{AuthRow, BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Refund, Store, ThrottleRow};
 use super::token;
 use crate::model::{limits, AccountView, AppError, EndReason, SessionKind, SessionStatus, SessionView};
