@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Why a session ended. The same words everywhere: database, JSON API, status poll.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
+/// Why a session ended. The same words everywhere: database, JSON API, status poll. The list can
+/// grow: a reason this build does not know (written by a newer instance during a rolling upgrade,
+/// or sent to an open tab of an older page) is [`EndReason::Other`]: still "ended", with the
+/// generic notice, never an error and never mistaken for "expired".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EndReason {
     LoggedOut,
     EndedByUser,
@@ -13,16 +15,22 @@ pub enum EndReason {
     Expired,
     PasswordChanged,
     AutoLoginReset,
+    /// Ended to make room: a login beyond the account's session limit ends the least recently
+    /// active session.
+    SessionLimit,
+    /// A reason this build does not know.
+    Other,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 6] = [
+    pub const ALL: [EndReason; 7] = [
         EndReason::LoggedOut,
         EndReason::EndedByUser,
         EndReason::TerminatedAll,
         EndReason::Expired,
         EndReason::PasswordChanged,
         EndReason::AutoLoginReset,
+        EndReason::SessionLimit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,23 +41,23 @@ impl EndReason {
             EndReason::Expired => "expired",
             EndReason::PasswordChanged => "password_changed",
             EndReason::AutoLoginReset => "auto_login_reset",
+            EndReason::SessionLimit => "session_limit",
+            EndReason::Other => "other",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-impl fmt::Display for EndReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    /// The reason `s` names; [`EndReason::Other`] (with a warning on the server) for any other.
+    pub fn parse(s: &str) -> Self {
+        Self::ALL.into_iter().find(|r| r.as_str() == s).unwrap_or_else(|| {
+            #[cfg(feature = "ssr")]
+            tracing::warn!(reason = s, "unknown end reason: treated as ended");
+            EndReason::Other
+        })
     }
 }
 
 /// How a session logged in: a web browser (cookie) or the mobile mail app (bearer token).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SessionKind {
     Browser,
     App,
@@ -63,6 +71,8 @@ impl SessionKind {
         }
     }
 
+    /// The kind `s` names. Only these two can be stored (a CHECK constraint), so any other is
+    /// refused rather than guessed.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "browser" => Some(SessionKind::Browser),
@@ -71,6 +81,143 @@ impl SessionKind {
         }
     }
 }
+
+/// Kinds of entries in the security event log. Like [`EndReason`], the list can grow; a kind
+/// this build does not know reads as [`EventKind::Other`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    AccountCreated,
+    LoginSucceeded,
+    LoginFailed,
+    LoggedOut,
+    SessionEnded,
+    SessionsTerminated,
+    SessionExpired,
+    PasswordChanged,
+    AutoLoginReset,
+    /// A wrong password re-entered in a session (change password, reset auto-login).
+    PasswordReentryFailed,
+    /// Attempts refused by the throttle: one row per account and throttle window, with a count.
+    AttemptsRefused,
+    /// A kind this build does not know.
+    Other,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 11] = [
+        EventKind::AccountCreated,
+        EventKind::LoginSucceeded,
+        EventKind::LoginFailed,
+        EventKind::LoggedOut,
+        EventKind::SessionEnded,
+        EventKind::SessionsTerminated,
+        EventKind::SessionExpired,
+        EventKind::PasswordChanged,
+        EventKind::AutoLoginReset,
+        EventKind::PasswordReentryFailed,
+        EventKind::AttemptsRefused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::AccountCreated => "account_created",
+            EventKind::LoginSucceeded => "login_succeeded",
+            EventKind::LoginFailed => "login_failed",
+            EventKind::LoggedOut => "logged_out",
+            EventKind::SessionEnded => "session_ended",
+            EventKind::SessionsTerminated => "sessions_terminated",
+            EventKind::SessionExpired => "session_expired",
+            EventKind::PasswordChanged => "password_changed",
+            EventKind::AutoLoginReset => "auto_login_reset",
+            EventKind::PasswordReentryFailed => "password_reentry_failed",
+            EventKind::AttemptsRefused => "attempts_refused",
+            EventKind::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).unwrap_or(EventKind::Other)
+    }
+}
+
+/// JSON (and, on the server, both databases and the rusqlite read path) carry these enums as
+/// their words; written once here instead of per query.
+macro_rules! text_enum {
+    ($ty:ty, |$s:ident| $parse:expr) => {
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let $s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                let $s: &str = &$s;
+                $parse.ok_or_else(|| serde::de::Error::custom(format!("unknown value {:?}", $s)))
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $ty
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $ty
+        where
+            &'static str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(&self, buf: &mut DB::ArgumentBuffer) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&'static str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let $s = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                $parse.ok_or_else(|| format!("unknown value {:?}", $s).into())
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl rusqlite::types::FromSql for $ty {
+            fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                let $s = value.as_str()?;
+                $parse.ok_or_else(|| rusqlite::types::FromSqlError::Other(format!("unknown value {:?}", $s).into()))
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl rusqlite::types::ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+            }
+        }
+    };
+}
+
+text_enum!(EndReason, |s| Some(EndReason::parse(s)));
+text_enum!(SessionKind, |s| SessionKind::parse(s));
+text_enum!(EventKind, |s| Some(EventKind::parse(s)));
 
 /// The signed-in account, as the shell shows it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

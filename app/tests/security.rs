@@ -99,3 +99,31 @@ backend_tests! {
         assert_eq!(app.field(), Some("device_name"));
     }
 }
+
+mod typed_domain {
+    use super::*;
+    use app::model::EndReason;
+
+    backend_tests! {
+        async fn an_end_reason_this_build_does_not_know_still_means_ended(db) {
+            let (svc, _clock) = db.service().await;
+            let web = sign_up(&svc, "Ada", "ada@example.com").await;
+            // A newer instance wrote a reason this one has never heard of.
+            svc.store.execute_raw("UPDATE sessions SET ended_at = 1, end_reason = 'quantum_eviction'").await.unwrap();
+            assert_eq!(peek(&svc, &web.token).await, app::ssr::Resolved::Ended(EndReason::Other));
+            let status = svc.status(Some(&web.token)).await.unwrap();
+            assert_eq!(serde_json::to_value(&status).unwrap(), serde_json::json!({ "state": "ended", "reason": "other" }));
+        }
+    }
+
+    #[test]
+    fn end_reasons_and_event_kinds_read_unknown_words_as_other() {
+        assert_eq!(serde_json::from_str::<EndReason>("\"password_changed\"").unwrap(), EndReason::PasswordChanged);
+        assert_eq!(serde_json::from_str::<EndReason>("\"quantum_eviction\"").unwrap(), EndReason::Other);
+        assert_eq!(serde_json::to_string(&EndReason::SessionLimit).unwrap(), "\"session_limit\"");
+        assert_eq!(app::model::EventKind::parse("something_new"), app::model::EventKind::Other);
+        for reason in EndReason::ALL {
+            assert_eq!(EndReason::parse(reason.as_str()), reason);
+        }
+    }
+}

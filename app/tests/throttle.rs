@@ -306,7 +306,7 @@ backend_tests! {
         clock.advance_ms(30 * SECOND);
         svc.change_password(&me, &c, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await.expect("after the wait");
         // Each wrong re-entry is in the security log, with the session and address it came from.
-        let failed: Vec<_> = svc.store.events(me.account_id).await.unwrap().into_iter().filter(|e| e.kind == "password_reentry_failed").collect();
+        let failed: Vec<_> = svc.store.events(me.account_id).await.unwrap().into_iter().filter(|e| e.kind.as_str() == "password_reentry_failed").collect();
         assert_eq!(failed.len(), 5);
         assert!(failed.iter().all(|e| e.session_id.as_deref() == Some(me.session_id.as_str()) && e.ip.as_deref() == Some("192.0.2.30")));
         assert_eq!(failed[0].detail.as_deref(), Some("change password"));
@@ -317,7 +317,7 @@ backend_tests! {
         let ada = sign_up(&svc, "Ada", "ada@example.com").await;
         let account_id = current(&svc, &ada.token).await.account_id;
         let refused_rows = || async {
-            svc.store.events(account_id).await.unwrap().into_iter().filter(|e| e.kind == "attempts_refused").collect::<Vec<_>>()
+            svc.store.events(account_id).await.unwrap().into_iter().filter(|e| e.kind.as_str() == "attempts_refused").collect::<Vec<_>>()
         };
         for i in 0..5 {
             svc.log_in(&browser_login("ada@example.com", WRONG, false), &client(&format!("192.0.2.{i}"))).await.unwrap_err();

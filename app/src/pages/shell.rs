@@ -156,6 +156,8 @@ fn explain(reason: EndReason) -> &'static str {
         EndReason::AutoLoginReset => "Remembered logins of your account were reset.",
         EndReason::Expired => "Your session expired. For your security, sessions end after a while.",
         EndReason::LoggedOut => "You logged out.",
+        EndReason::SessionLimit => "Your account reached its limit of active sessions, and this one was the least recently used.",
+        EndReason::Other => "This session has ended.",
     }
 }
 
@@ -229,7 +231,7 @@ mod watcher {
             }
             if let Some(channel) = slot.as_ref() {
                 let handler = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                    let reason = ev.data().as_string().as_deref().and_then(EndReason::parse);
+                    let reason = ev.data().as_string().map(|s| EndReason::parse(&s));
                     if let Some(reason) = reason {
                         if ended.try_get_untracked().flatten().is_none() {
                             ended.try_set(Some(reason));

@@ -14,7 +14,8 @@ impl AuthService {
         };
         let now = self.now();
         if row.ended_at.is_some() {
-            let reason = row.end_reason.as_deref().and_then(EndReason::parse).unwrap_or(EndReason::Expired);
+            // Ended without a reason is impossible to write; read it as the generic "ended".
+            let reason = row.end_reason.unwrap_or(EndReason::Other);
             return Ok(Resolved::Ended(reason));
         }
         if let Some(expired_at) = expired_at(&row, now) {
@@ -30,7 +31,7 @@ impl AuthService {
             account_id: row.account_id,
             email: row.email,
             name: row.name,
-            kind: SessionKind::parse(&row.kind).unwrap_or(SessionKind::Browser),
+            kind: row.kind,
             auto_login: row.auto_login,
             expires_at: row.expires_at,
             sessions_version: row.sessions_version,
@@ -58,7 +59,7 @@ impl AuthService {
         let mut views: Vec<SessionView> = rows
             .into_iter()
             .map(|r| {
-                let kind = SessionKind::parse(&r.kind).unwrap_or(SessionKind::Browser);
+                let kind = r.kind;
                 SessionView {
                     device: device::describe(kind, r.device_name.as_deref(), &r.user_agent),
                     current: r.id == current.session_id,
@@ -140,7 +141,7 @@ mod tests {
         AuthRow {
             id: "s".into(),
             account_id: 1,
-            kind: "browser".into(),
+            kind: SessionKind::Browser,
             auto_login: false,
             last_active_at: 0,
             idle_expires_at,

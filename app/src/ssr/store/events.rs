@@ -2,42 +2,6 @@
 
 use super::*;
 
-/// Kinds of entries in the security event log. Never holds a password or token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    AccountCreated,
-    LoginSucceeded,
-    LoginFailed,
-    LoggedOut,
-    SessionEnded,
-    SessionsTerminated,
-    SessionExpired,
-    PasswordChanged,
-    AutoLoginReset,
-    /// A wrong password re-entered in a session (change password, reset auto-login).
-    PasswordReentryFailed,
-    /// Attempts refused by the throttle: one row per account and throttle window, with a count.
-    AttemptsRefused,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::AccountCreated => "account_created",
-            EventKind::LoginSucceeded => "login_succeeded",
-            EventKind::LoginFailed => "login_failed",
-            EventKind::LoggedOut => "logged_out",
-            EventKind::SessionEnded => "session_ended",
-            EventKind::SessionsTerminated => "sessions_terminated",
-            EventKind::SessionExpired => "session_expired",
-            EventKind::PasswordChanged => "password_changed",
-            EventKind::AutoLoginReset => "auto_login_reset",
-            EventKind::PasswordReentryFailed => "password_reentry_failed",
-            EventKind::AttemptsRefused => "attempts_refused",
-        }
-    }
-}
-
 /// One entry of the security event log.
 #[derive(Clone, Debug)]
 pub struct Event {
@@ -72,7 +36,7 @@ impl Event {
 #[derive(Clone, Debug, FromRow, PartialEq)]
 pub struct EventRow {
     pub at: i64,
-    pub kind: String,
+    pub kind: EventKind,
     pub session_id: Option<String>,
     pub target_id: Option<String>,
     pub ip: Option<String>,
@@ -104,7 +68,7 @@ impl Store {
             sqlx::query(SQL)
                 .bind(account_id)
                 .bind(at)
-                .bind(EventKind::AttemptsRefused.as_str())
+                .bind(EventKind::AttemptsRefused)
                 .bind(ip)
                 .bind(count)
                 .bind(&key)

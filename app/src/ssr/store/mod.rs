@@ -122,7 +122,7 @@ macro_rules! insert_event {
         )
         .bind(ev.account_id)
         .bind(ev.at)
-        .bind(ev.kind.as_str())
+        .bind(ev.kind)
         .bind(ev.session_id.as_deref())
         .bind(ev.target_id.as_deref())
         .bind(ev.ip.as_deref())
@@ -216,7 +216,8 @@ pub mod test_hooks;
 mod throttle;
 
 pub use accounts::AccountRow;
-pub use events::{Event, EventKind, EventRow};
+pub use crate::model::EventKind;
+pub use events::{Event, EventRow};
 pub use sessions::{AuthRow, BulkEnd, Demotion, EndOutcome, Keep, NewSession, SessionRow};
 pub(crate) use sqlite_read::SqliteReader;
 pub use throttle::{Refund, ThrottleRow};

@@ -7,13 +7,13 @@ use super::*;
 pub struct AuthRow {
     pub id: String,
     pub account_id: i64,
-    pub kind: String,
+    pub kind: SessionKind,
     pub auto_login: bool,
     pub last_active_at: i64,
     pub idle_expires_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
-    pub end_reason: Option<String>,
+    pub end_reason: Option<EndReason>,
     pub email: String,
     pub name: String,
     pub sessions_version: i64,
@@ -23,7 +23,7 @@ pub struct AuthRow {
 #[derive(Clone, Debug, FromRow)]
 pub struct SessionRow {
     pub id: String,
-    pub kind: String,
+    pub kind: SessionKind,
     pub auto_login: bool,
     pub device_name: Option<String>,
     pub ip: String,
@@ -128,12 +128,12 @@ impl Store {
                     sqlx::query("UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL")
                         .bind(&id)
                         .bind(s.now)
-                        .bind(EndReason::Expired.as_str())
+                        .bind(EndReason::SessionLimit)
                         .execute(&mut *tx)
                         .await?;
                     insert_event!(
                         tx,
-                        &Event::new(EventKind::SessionExpired, Some(s.account_id), s.now)
+                        &Event::new(EventKind::SessionEnded, Some(s.account_id), s.now)
                             .target(&id)
                             .detail("session limit reached")
                     );
@@ -147,7 +147,7 @@ impl Store {
             .bind(&s.id)
             .bind(&s.token_hash)
             .bind(s.account_id)
-            .bind(s.kind.as_str())
+            .bind(s.kind)
             .bind(s.auto_login)
             .bind(s.device_name.as_deref())
             .bind(&s.ip)
@@ -214,7 +214,7 @@ impl Store {
             let done = sqlx::query("UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL")
                 .bind(session_id)
                 .bind(expired_at)
-                .bind(EndReason::Expired.as_str())
+                .bind(EndReason::Expired)
                 .execute(&mut *tx)
                 .await?;
             if done.rows_affected() > 0 {
@@ -278,7 +278,7 @@ impl Store {
             .bind(session_id)
             .bind(account_id)
             .bind(event.at)
-            .bind(reason.as_str())
+            .bind(reason)
             .bind(event.session_id.as_deref())
             .execute(&mut *tx)
             .await?;
@@ -323,7 +323,7 @@ impl Store {
             )
             .bind(account_id)
             .bind(event.at)
-            .bind(plan.reason.as_str())
+            .bind(plan.reason)
             .bind(event.session_id.as_deref())
             .bind(plan.keep.map(|k| k.session_id))
             .bind(plan.only_auto_login)
@@ -379,7 +379,7 @@ impl Store {
                  WHERE ended_at IS NULL AND (expires_at <= $1 OR idle_expires_at <= $1)",
             )
             .bind(now)
-            .bind(EndReason::Expired.as_str())
+            .bind(EndReason::Expired)
             .execute(&mut *tx)
             .await?
             .rows_affected();
