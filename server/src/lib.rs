@@ -14,16 +14,18 @@ use app::ssr::password::PasswordHasherPool;
 use app::ssr::request::AppContext;
 use app::ssr::{AuthService, SharedClock, Store, SystemClock};
 use app::{shell, App};
-use axum::extract::FromRef;
+use axum::extract::{ConnectInfo, FromRef};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use config::Config;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::net::{IpAddr, SocketAddr};
+use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tower::ServiceExt;
 use utoipa::OpenApi;
 
 /// Shared by every handler.
@@ -111,18 +113,69 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     println!("Postern is listening on http://{}", listener.local_addr()?);
-    // Pages are streamed in several writes. Without TCP_NODELAY, Nagle's algorithm holds the
-    // second write back until the client acknowledges the first, and clients delay that ACK by
-    // up to 40 ms: every signed-in page on a kept-alive connection took 44 ms (bench/results.md).
-    let listener = listener.tap_io(|tcp| {
+    serve_listener(listener, app, config.header_read_timeout(), shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Serves `router` on `listener` (HTTP/1.1, each request knowing its peer as
+/// `ConnectInfo<SocketAddr>`) until `shutdown` completes, then lets the requests in flight
+/// finish. A client must send each request's header within `header_read_timeout` (which also
+/// bounds how long a kept-alive connection may sit idle), or it is disconnected: `axum::serve`
+/// has no such limit, and a trickled header would hold a connection for ever.
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    accept_failed(err).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Pages are streamed in several writes. Without TCP_NODELAY, Nagle's algorithm holds the
+        // second write back until the client acknowledges the first, and clients delay that ACK by
+        // up to 40 ms: every signed-in page on a kept-alive connection took 44 ms (bench/results.md).
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(error = %err, "could not set TCP_NODELAY");
         }
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                // A header timeout, a client that went away: nothing to act on.
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     Ok(())
+}
+
+/// Like `axum::serve`: a connection that failed before it was accepted concerns only its client;
+/// anything else (out of file descriptors, say) is waited out rather than spun on.
+async fn accept_failed(err: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(err.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %err, "accepting a connection failed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 async fn shutdown_signal() {

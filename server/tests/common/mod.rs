@@ -12,7 +12,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use server::config::Config;
 use server::AppState;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 #[allow(unused_imports)]
@@ -52,8 +51,10 @@ impl TestServer {
         let shared: SharedClock = clock.clone();
         let state = server::build_state(&config, shared, PasswordHasherPool::for_tests()).await.expect("build state");
         let router = server::router(state.clone());
+        // The production serving loop, so that tests meet its timeouts.
+        let header_read_timeout = config.header_read_timeout();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
+            server::serve_listener(listener, router, header_read_timeout, std::future::pending()).await.expect("serve");
         });
         let http = client();
         TestServer { base, clock, state, http, task }
