@@ -91,6 +91,10 @@ pub struct Config {
     #[arg(long, env = "POSTERN_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_secs: u64,
 
+    /// Seconds a client may take to send a request's body; a slower one gets 408.
+    #[arg(long, env = "POSTERN_BODY_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_secs: u64,
+
     /// Where the built site (WASM, JS, CSS) is served from.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -125,6 +129,10 @@ impl Config {
         Duration::from_secs(self.header_read_timeout_secs)
     }
 
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs)
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
@@ -153,7 +161,7 @@ mod tests {
         assert!(!c.secure_cookies());
         assert_eq!(c.session_policy(), app::ssr::SessionPolicy::default());
         assert_eq!(c.throttle_policy(), app::ssr::ThrottlePolicy::default());
-        assert_eq!(c.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!((c.header_read_timeout(), c.body_read_timeout()), (Duration::from_secs(10), Duration::from_secs(10)));
         assert!(Config::try_parse_from(["postern", "--header-read-timeout-secs", "0"]).is_err(), "no timeout is no protection");
     }
 

@@ -27,3 +27,9 @@ impl IntoResponse for ApiError {
         (status, Json(body)).into_response()
     }
 }
+
+/// The same shape for refusals that happen before any `AppError` exists (the transport limits,
+/// the cross-site check).
+pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}

@@ -21,6 +21,7 @@ use config::Config;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use middleware::BodyLimits;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub ctx: AppContext,
     pub public_origin: String,
     pub trusted_proxies: Arc<Vec<IpAddr>>,
+    pub body_limits: BodyLimits,
 }
 
 /// Request bodies larger than this are refused with 413: every form and API body is tiny.
@@ -59,6 +61,7 @@ pub async fn build_state(config: &Config, clock: SharedClock, hasher: PasswordHa
         },
         public_origin: config.public_origin(),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        body_limits: BodyLimits { max_bytes: BODY_LIMIT, read_timeout: config.body_read_timeout() },
     })
 }
 
@@ -67,6 +70,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     let ctx = state.ctx.clone();
+    let body_limits = state.body_limits;
     Router::new()
         .leptos_routes_with_context(
             &state,
@@ -79,9 +83,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session_layer))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(move |req, next| middleware::body_limit(body_limits, req, next)))
         .layer(axum::middleware::from_fn(middleware::access_log))
-        .layer(axum::middleware::from_fn(|req, next| middleware::body_limit(BODY_LIMIT, req, next)))
+        // Outermost, so that every answer gets the headers, the body limit's refusals included.
+        .layer(axum::middleware::from_fn(middleware::security_headers))
         .with_state(state)
 }
 

@@ -1,5 +1,6 @@
 //! Transport limits over real HTTP, on SQLite and on PostgreSQL, through the same serving loop
-//! as production (`server::serve_listener`): the header read timeout.
+//! as production (`server::serve_listener`): the header and body read timeouts, and the answers
+//! of the body limit.
 
 #[macro_use]
 mod common;
@@ -7,6 +8,7 @@ mod common;
 use app::ssr::ManualClock;
 use common::*;
 use reqwest::StatusCode;
+use serde_json::json;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -47,4 +49,34 @@ backend_tests! {
         // The timeout does not cut off a client that sends its header at once.
         assert_eq!(server.browser().get("/healthz").await.status, StatusCode::OK);
     }
+
+    async fn a_trickled_body_gets_408_with_json_and_the_security_headers(db) {
+        let server = TestServer::start_with(&db, ManualClock::new(T0), &["--body-read-timeout-secs", "1"]).await;
+        let head = "POST /api/fn/login HTTP/1.1\r\nHost: 127.0.0.1\r\nSec-Fetch-Site: same-origin\r\n\
+                    Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n".to_string();
+        let answer = trickle(&server, head, b"email=a", Duration::from_secs(15)).await.expect("answered and closed within the timeout");
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        let lower = answer.to_ascii_lowercase();
+        for header in ["x-content-type-options: nosniff", "x-frame-options: deny", "content-type: application/json"] {
+            assert!(lower.contains(header), "{header}: {answer}");
+        }
+        let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+        assert_eq!(serde_json::from_str::<serde_json::Value>(body).unwrap()["error"], "request_timeout", "{answer}");
+    }
+
+    async fn body_limit_refusals_are_json_with_the_security_headers(db) {
+        let server = TestServer::start(&db).await;
+        let res = server.raw().post(server.url("/api/fn/login")).header("sec-fetch-site", "same-origin").body("x".repeat(20_000));
+        let res = Answer::read(res.send().await.unwrap()).await;
+        assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(res.json(), json!({ "error": "payload_too_large", "message": "The request is too large." }));
+        assert_security_headers_are_there_all(&res);
+    }
+}
+
+fn assert_security_headers_are_there_all(answer: &Answer) {
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(answer.header("x-frame-options"), Some("DENY"));
+    assert_eq!(answer.header("referrer-policy"), Some("same-origin"));
+    assert!(answer.header("content-security-policy").is_some_and(|v| v.contains("frame-ancestors 'none'")));
 }

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// Headers every answer carries (ASVS V3.4).
+/// Headers every answer carries (ASVS V3.4), whichever layer made the answer.
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();

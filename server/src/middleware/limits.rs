@@ -1,28 +1,45 @@
-//! Bounds on what a request may send: the whole body, read under a size limit before anything
-//! else sees it.
+//! Bounds on what a request may send: the whole body, read under a size limit and a deadline,
+//! before anything else sees it.
 
+use crate::error::json_error;
 use app::model::AppError;
 use axum::extract::Request;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::time::Duration;
 
-/// Reads the whole request body, at most `limit` bytes, before anything else sees it: a larger
-/// one is refused with 413, whether its `Content-Length` says so (then it is not read at all) or
-/// it comes chunked. Every form and API body is tiny, and handlers then never meet a body that
-/// fails half-way (which server functions would answer with a misleading error).
-pub async fn body_limit(limit: usize, req: Request, next: Next) -> Response {
-    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.").into_response();
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    /// The whole body must have arrived within this time of the handler asking for it.
+    pub read_timeout: Duration,
+}
+
+/// Reads the whole request body, at most `max_bytes`, before anything else sees it: a larger one
+/// is refused with 413, whether its `Content-Length` says so (then it is not read at all) or it
+/// comes chunked; one that trickles in slower than `read_timeout` allows gets 408 (a slow body
+/// would otherwise hold a connection and a task for ever). Every form and API body is tiny, and
+/// handlers then never meet a body that fails half-way (which server functions would answer
+/// with a misleading error).
+pub async fn body_limit(limits: BodyLimits, req: Request, next: Next) -> Response {
+    let too_large = || json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request is too large.");
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if declared.is_some_and(|n| n > limits.max_bytes as u64) {
         return too_large();
     }
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(err) if is_length_limit(&err) => return too_large(),
+    let bytes = match tokio::time::timeout(limits.read_timeout, axum::body::to_bytes(body, limits.max_bytes)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(err)) if is_length_limit(&err) => return too_large(),
         // The client went away or sent a broken body: its fault, and nobody is listening anyway.
-        Err(_) => return (StatusCode::BAD_REQUEST, "The request body could not be read.").into_response(),
+        Ok(Err(_)) => return json_error(StatusCode::BAD_REQUEST, "bad_request", "The request body could not be read."),
+        Err(_elapsed) => {
+            let mut res = json_error(StatusCode::REQUEST_TIMEOUT, "request_timeout", "The request body did not arrive in time.");
+            // The rest of the body is never read: the connection cannot carry another request.
+            res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return res;
+        }
     };
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }

@@ -9,5 +9,5 @@ pub mod session;
 
 pub use client_ip::client_info;
 pub use headers::{access_log, security_headers};
-pub use limits::{body_limit, server_fn_error_status};
+pub use limits::{body_limit, server_fn_error_status, BodyLimits};
 pub use session::{same_origin, session_layer};
