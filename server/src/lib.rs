@@ -21,7 +21,7 @@ use config::Config;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use middleware::BodyLimits;
+use middleware::{BodyLimits, HeaderPolicy};
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -37,6 +37,7 @@ pub struct AppState {
     pub public_origin: String,
     pub trusted_proxies: Arc<Vec<IpAddr>>,
     pub body_limits: BodyLimits,
+    pub header_policy: HeaderPolicy,
 }
 
 /// Request bodies larger than this are refused with 413: every form and API body is tiny.
@@ -62,6 +63,10 @@ pub async fn build_state(config: &Config, clock: SharedClock, hasher: PasswordHa
         public_origin: config.public_origin(),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         body_limits: BodyLimits { max_bytes: BODY_LIMIT, read_timeout: config.body_read_timeout() },
+        header_policy: HeaderPolicy {
+            hsts: config.secure_cookies(),
+            throttled_retry_secs: config.throttle_base_delay_secs.max(1).unsigned_abs(),
+        },
     })
 }
 
@@ -70,7 +75,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     let ctx = state.ctx.clone();
-    let body_limits = state.body_limits;
+    let (body_limits, header_policy) = (state.body_limits, state.header_policy);
     Router::new()
         .leptos_routes_with_context(
             &state,
@@ -86,7 +91,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| middleware::body_limit(body_limits, req, next)))
         .layer(axum::middleware::from_fn(middleware::access_log))
         // Outermost, so that every answer gets the headers, the body limit's refusals included.
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(move |req, next| middleware::response_headers(header_policy, req, next)))
         .with_state(state)
 }
 

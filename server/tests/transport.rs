@@ -1,6 +1,6 @@
 //! Transport limits over real HTTP, on SQLite and on PostgreSQL, through the same serving loop
-//! as production (`server::serve_listener`): the header and body read timeouts, and the answers
-//! of the body limit.
+//! as production (`server::serve_listener`): the header and body read timeouts, the answers of
+//! the body limit, `Strict-Transport-Security` and `Retry-After`.
 
 #[macro_use]
 mod common;
@@ -11,6 +11,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WRONG: &str = "Not-The-Password-99";
 
 /// Writes `head` at once, then `trickle` one byte every half second, while reading whatever the
 /// server answers until it closes the connection; `None` if it is still open after `deadline`.
@@ -71,6 +73,37 @@ backend_tests! {
         assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(res.json(), json!({ "error": "payload_too_large", "message": "The request is too large." }));
         assert_security_headers_are_there_all(&res);
+    }
+
+    async fn https_deployments_send_strict_transport_security_on_every_answer(db) {
+        let server = TestServer::start_with(&db, ManualClock::new(T0), &["--public-url", "https://mail.example.com"]).await;
+        for path in ["/healthz", "/login", "/", "/api/v1/me", "/no-such-page"] {
+            let res = server.browser().get(path).await;
+            assert_eq!(res.header("strict-transport-security"), Some("max-age=63072000; includeSubDomains"), "{path}");
+        }
+        let plain = TestServer::start(&TestDb::sqlite()).await;
+        assert_eq!(plain.browser().get("/login").await.header("strict-transport-security"), None, "not over plain http");
+    }
+
+    async fn every_429_and_503_says_when_to_retry(db) {
+        let server = TestServer::start(&db).await;
+        server.sign_up("Ada", "ada@example.com").await;
+        let mut browser = server.browser();
+        for _ in 0..5 {
+            browser.log_in("ada@example.com", WRONG, false).await;
+        }
+        let refused = browser.log_in("ada@example.com", WRONG, false).await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(refused.header("retry-after"), Some("30"), "the throttle's first wait");
+        let mut app = server.app();
+        let refused = app.log_in("ada@example.com", WRONG, "Pixel 8").await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(refused.header("retry-after"), Some("30"));
+
+        server.state.ctx.auth.store.close().await;
+        let ready = server.browser().get("/readyz").await;
+        assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ready.header("retry-after"), Some("5"));
     }
 }
 

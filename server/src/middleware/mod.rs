@@ -8,6 +8,6 @@ pub mod limits;
 pub mod session;
 
 pub use client_ip::client_info;
-pub use headers::{access_log, security_headers};
+pub use headers::{access_log, response_headers, HeaderPolicy};
 pub use limits::{body_limit, server_fn_error_status, BodyLimits};
 pub use session::{same_origin, session_layer};

@@ -2,8 +2,8 @@
 //! pages, and the redirects of pages that need (or must not have) a session.
 
 use super::client_ip::client_info;
+use crate::error::ApiError;
 use crate::AppState;
-use app::model::AppError;
 use app::ssr::Resolved;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -47,7 +47,8 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
     let resolved = match token {
         Some(token) => match state.ctx.auth.authenticate(&token, true).await {
             Ok(resolved) => resolved,
-            Err(err) => return unavailable(err),
+            // JSON with the error's status (503); `headers::response_headers` adds `Retry-After`.
+            Err(err) => return ApiError(err).into_response(),
         },
         None => Resolved::None,
     };
@@ -67,11 +68,6 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
     // Pages and server-function answers are personal: never cached.
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-fn unavailable(err: AppError) -> Response {
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::RETRY_AFTER, "5")], err.to_string()).into_response()
 }
 
 /// `Sec-Fetch-Site: same-origin`, or, where a browser does not send it, an `Origin` equal to our

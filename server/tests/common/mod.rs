@@ -45,7 +45,11 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let listen = addr.to_string();
-        let mut args = vec!["postern", "--database-url", &db.url, "--public-url", &base, "--listen", &listen];
+        let mut args = vec!["postern", "--database-url", &db.url, "--listen", &listen];
+        // A test may pose as a deployment behind https (its requests still come over http).
+        if !extra_args.contains(&"--public-url") {
+            args.extend(["--public-url", base.as_str()]);
+        }
         args.extend_from_slice(extra_args);
         let config = Config::parse_from(args);
         let shared: SharedClock = clock.clone();
