@@ -1,13 +1,13 @@
-//! Transport limits over real HTTP, on SQLite and on PostgreSQL, through the same serving loop
-//! as production (`server::serve_listener`): the header and body read timeouts, the answers of
-//! the body limit, `Strict-Transport-Security` and `Retry-After`.
+//! Transport limits and headers over real HTTP, on SQLite and on PostgreSQL, through the same
+//! serving loop as production (`server::serve_listener`): header and body read timeouts, the
+//! headers of answers no handler produced, `Strict-Transport-Security`, `Retry-After`, and `HEAD`.
 
 #[macro_use]
 mod common;
 
 use app::ssr::ManualClock;
 use common::*;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -104,6 +104,25 @@ backend_tests! {
         let ready = server.browser().get("/readyz").await;
         assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(ready.header("retry-after"), Some("5"));
+    }
+
+    async fn head_of_a_page_redirects_like_get(db) {
+        let server = TestServer::start(&db).await;
+        let web = server.sign_up("Ada", "ada@example.com").await;
+        let head = |path: &str, session: Option<&str>| {
+            let mut req = server.raw().request(Method::HEAD, server.url(path));
+            if let Some(token) = session {
+                req = req.header("cookie", format!("{COOKIE_NAME}={token}"));
+            }
+            async move { Answer::read(req.send().await.unwrap()).await }
+        };
+        for path in ["/", "/settings", "/settings/sessions", "/settings/password", "/account/security"] {
+            let res = head(path, None).await;
+            assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, Some("/login")), "{path}");
+        }
+        let res = head("/login", web.cookie.as_deref()).await;
+        assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, Some("/")));
+        assert_eq!(head("/settings/sessions", web.cookie.as_deref()).await.status, StatusCode::OK);
     }
 }
 

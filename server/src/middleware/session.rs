@@ -2,7 +2,7 @@
 //! pages, and the redirects of pages that need (or must not have) a session.
 
 use super::client_ip::client_info;
-use crate::error::ApiError;
+use crate::error::{json_error, ApiError};
 use crate::AppState;
 use app::ssr::Resolved;
 use axum::extract::{Request, State};
@@ -31,10 +31,11 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
         return next.run(req).await;
     }
     let method = req.method().clone();
+    // Everything but the safe methods, custom ones (`PURGE`, …) included.
     let state_changing = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     if state_changing && !same_origin(req.headers(), &state.public_origin) {
         tracing::warn!(%path, "cross-site request refused");
-        return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
+        return cross_site_refused();
     }
 
     let client = client_info(&req, &state.trusted_proxies);
@@ -53,7 +54,8 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
         None => Resolved::None,
     };
 
-    let is_page = method == Method::GET && !path.starts_with("/api/");
+    // HEAD is GET without the body: it must not learn more than GET (a page's status, say).
+    let is_page = matches!(method, Method::GET | Method::HEAD) && !path.starts_with("/api/");
     if is_page {
         match (resolved.active().is_some(), is_public_page(&path)) {
             (true, true) => return Redirect::to("/").into_response(),
@@ -70,8 +72,13 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
     res
 }
 
+fn cross_site_refused() -> Response {
+    json_error(StatusCode::FORBIDDEN, "forbidden", "This request was refused because it did not come from this site.")
+}
+
 /// `Sec-Fetch-Site: same-origin`, or, where a browser does not send it, an `Origin` equal to our
-/// public origin. Anything else is refused (ASVS V3.5, OWASP CSRF cheat sheet).
+/// public origin (byte for byte: browsers send it lower-case, without a path or trailing slash).
+/// Anything else is refused (ASVS V3.5, OWASP CSRF cheat sheet).
 pub fn same_origin(headers: &HeaderMap, public_origin: &str) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return site.as_bytes() == b"same-origin";
@@ -99,6 +106,9 @@ mod tests {
         assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "https://mail.example.com")]), origin));
         assert!(same_origin(&headers(&[("origin", "https://mail.example.com")]), origin));
         assert!(!same_origin(&headers(&[("origin", "https://evil.example")]), origin));
+        for look_alike in ["https://mail.example.com/", "HTTPS://MAIL.EXAMPLE.COM", "https://mail.example.com.evil.example", "https://mail.example.com:443"] {
+            assert!(!same_origin(&headers(&[("origin", look_alike)]), origin), "{look_alike}");
+        }
         assert!(!same_origin(&headers(&[]), origin));
     }
 }

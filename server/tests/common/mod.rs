@@ -218,7 +218,12 @@ impl Browser {
     }
 
     pub async fn call_with(&mut self, name: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Answer {
-        let mut req = self.request(Method::POST, &format!("/api/fn/{name}")).form(form);
+        self.call_method(Method::POST, name, form, headers).await
+    }
+
+    /// Like [`Browser::call_with`], with any method (server functions only accept POST).
+    pub async fn call_method(&mut self, method: Method, name: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Answer {
+        let mut req = self.request(method, &format!("/api/fn/{name}")).form(form);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
