@@ -21,7 +21,7 @@ use config::Config;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use middleware::{BodyLimits, HeaderPolicy};
+use middleware::{BodyLimits, FlashCookie, HeaderPolicy};
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let ctx = state.ctx.clone();
     let (body_limits, header_policy) = (state.body_limits, state.header_policy);
+    let flash = FlashCookie { secure: state.ctx.cookie.secure };
     Router::new()
         .leptos_routes_with_context(
             &state,
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
+        .layer(axum::middleware::from_fn_with_state(flash, middleware::flash_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session_layer))
         .layer(axum::middleware::from_fn(move |req, next| middleware::body_limit(body_limits, req, next)))
         .layer(axum::middleware::from_fn(middleware::access_log))
