@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 #[derive(Parser, Clone, Debug)]
 #[command(name = "postern", version, about = "Postern: see and end every login to your mail account")]
@@ -103,6 +104,16 @@ pub struct Config {
     #[arg(long, env = "POSTERN_HASH_QUEUE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub hash_queue_timeout_secs: u64,
 
+    /// Seconds a client may take to send a request's header (also how long a kept-alive
+    /// connection may sit idle); a slower one is disconnected, so trickled headers cannot hold
+    /// connections open for ever.
+    #[arg(long, env = "POSTERN_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a client may take to send a request's body; a slower one gets 408.
+    #[arg(long, env = "POSTERN_BODY_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_secs: u64,
+
     /// Where the built site (WASM, JS, CSS) is served from.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -140,6 +151,14 @@ impl Config {
         std::time::Duration::from_secs(self.hash_queue_timeout_secs)
     }
 
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs)
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
@@ -169,6 +188,8 @@ mod tests {
         assert_eq!(c.session_policy(), app::ssr::SessionPolicy::default());
         assert_eq!(c.throttle_policy(), app::ssr::ThrottlePolicy::default());
         assert_eq!(c.hash_queue_timeout(), app::ssr::password::DEFAULT_HASH_QUEUE_TIMEOUT);
+        assert_eq!((c.header_read_timeout(), c.body_read_timeout()), (Duration::from_secs(10), Duration::from_secs(10)));
+        assert!(Config::try_parse_from(["postern", "--header-read-timeout-secs", "0"]).is_err(), "no timeout is no protection");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use app::model::AppError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde_json::json;
 
 pub struct ApiError(pub AppError);
 
@@ -20,4 +21,10 @@ impl IntoResponse for ApiError {
         // The same shape as server functions' errors: AppError serialises itself.
         (status, Json(&self.0)).into_response()
     }
+}
+
+/// The same shape for refusals that happen before any `AppError` exists (the transport limits,
+/// the cross-site check).
+pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
 }

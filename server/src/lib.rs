@@ -14,16 +14,19 @@ use app::ssr::password::PasswordHasherPool;
 use app::ssr::request::AppContext;
 use app::ssr::{AuthService, SharedClock, Store, SystemClock};
 use app::{shell, App};
-use axum::extract::FromRef;
+use axum::extract::{ConnectInfo, FromRef};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use config::Config;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::net::{IpAddr, SocketAddr};
+use middleware::{BodyLimits, FlashCookie, HeaderPolicy};
+use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tower::ServiceExt;
 use utoipa::OpenApi;
 
 /// Shared by every handler.
@@ -33,6 +36,8 @@ pub struct AppState {
     pub ctx: AppContext,
     pub public_origin: String,
     pub trusted_proxies: Arc<Vec<IpAddr>>,
+    pub body_limits: BodyLimits,
+    pub header_policy: HeaderPolicy,
 }
 
 /// Request bodies larger than this are refused with 413: every form and API body is tiny.
@@ -57,6 +62,11 @@ pub async fn build_state(config: &Config, clock: SharedClock, hasher: PasswordHa
         },
         public_origin: config.public_origin(),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        body_limits: BodyLimits { max_bytes: BODY_LIMIT, read_timeout: config.body_read_timeout() },
+        header_policy: HeaderPolicy {
+            hsts: config.secure_cookies(),
+            throttled_retry_secs: config.throttle_base_delay_secs.max(1).unsigned_abs(),
+        },
     })
 }
 
@@ -65,6 +75,8 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     let ctx = state.ctx.clone();
+    let (body_limits, header_policy) = (state.body_limits, state.header_policy);
+    let flash = FlashCookie { secure: state.ctx.cookie.secure };
     Router::new()
         .leptos_routes_with_context(
             &state,
@@ -76,10 +88,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
+        .layer(axum::middleware::from_fn_with_state(flash, middleware::flash_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session_layer))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(move |req, next| middleware::body_limit(body_limits, req, next)))
         .layer(axum::middleware::from_fn(middleware::access_log))
-        .layer(axum::middleware::from_fn(|req, next| middleware::body_limit(BODY_LIMIT, req, next)))
+        // Outermost, so that every answer gets the headers, the body limit's refusals included.
+        .layer(axum::middleware::from_fn(move |req, next| middleware::response_headers(header_policy, req, next)))
         .with_state(state)
 }
 
@@ -112,18 +126,69 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     println!("Postern is listening on http://{}", listener.local_addr()?);
-    // Pages are streamed in several writes. Without TCP_NODELAY, Nagle's algorithm holds the
-    // second write back until the client acknowledges the first, and clients delay that ACK by
-    // up to 40 ms: every signed-in page on a kept-alive connection took 44 ms (bench/results.md).
-    let listener = listener.tap_io(|tcp| {
+    serve_listener(listener, app, config.header_read_timeout(), shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Serves `router` on `listener` (HTTP/1.1, each request knowing its peer as
+/// `ConnectInfo<SocketAddr>`) until `shutdown` completes, then lets the requests in flight
+/// finish. A client must send each request's header within `header_read_timeout` (which also
+/// bounds how long a kept-alive connection may sit idle), or it is disconnected: `axum::serve`
+/// has no such limit, and a trickled header would hold a connection for ever.
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    accept_failed(err).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Pages are streamed in several writes. Without TCP_NODELAY, Nagle's algorithm holds the
+        // second write back until the client acknowledges the first, and clients delay that ACK by
+        // up to 40 ms: every signed-in page on a kept-alive connection took 44 ms (bench/results.md).
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(error = %err, "could not set TCP_NODELAY");
         }
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                // A header timeout, a client that went away: nothing to act on.
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     Ok(())
+}
+
+/// Like `axum::serve`: a connection that failed before it was accepted concerns only its client;
+/// anything else (out of file descriptors, say) is waited out rather than spun on.
+async fn accept_failed(err: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(err.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %err, "accepting a connection failed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 async fn shutdown_signal() {

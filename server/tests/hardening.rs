@@ -1,11 +1,12 @@
 //! Security hardening over real HTTP, on SQLite and on PostgreSQL: login throttling through the
-//! browser's server function and the mail-app API, and the per-response Content-Security-Policy
-//! nonce of HTML pages.
+//! browser's server function and the mail-app API, the per-response Content-Security-Policy
+//! nonce of HTML pages, and form errors in URLs that only the server can vouch for.
 
 #[macro_use]
 mod common;
 
 use app::ssr::ManualClock;
+use base64::Engine;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -229,9 +230,118 @@ backend_tests! {
             assert_eq!(res.header("content-security-policy"), Some(fallback), "{what}");
         }
     }
+
+
+    // ---- form errors in the URL --------------------------------------------------------------------
+
+    async fn a_forged_form_error_in_a_link_shows_nothing_on_any_form_page(db) {
+        let server = TestServer::start(&db).await;
+        let web = server.sign_up("Ada", "ada@example.com").await;
+        let token = web.cookie.clone().unwrap();
+        for (path, server_fn, session) in [
+            ("/login", "login", None),
+            ("/signup", "signup", None),
+            ("/settings/password", "change_password", Some(token.as_str())),
+            ("/account/security", "reset_auto_login", Some(token.as_str())),
+        ] {
+            let forged = page(&server, &format!("{path}?{}", forged_error_query(server_fn)), session, &[]).await;
+            assert!(!forged.text.contains(PHISH) && !forged.text.contains("form-error"), "{path}: {}", forged.text);
+        }
+        // Nor does the flash cookie of a real failed post vouch for another error.
+        let failed = plain_post(&server, None, "login", &[("email", "ada@example.com"), ("password", WRONG)], "/login").await;
+        let cookie = flash_cookie(&failed).expect("a flash cookie");
+        let forged = page(&server, &format!("/login?{}", forged_error_query("login")), None, &[&cookie]).await;
+        assert!(!forged.text.contains(PHISH), "{}", forged.text);
+        // A form opened from a forged link and then failing shows its own error, not the link's.
+        let from = format!("/login?{}", forged_error_query("login"));
+        let failed = plain_post(&server, None, "login", &[("email", "ada@example.com"), ("password", WRONG)], &from).await;
+        let location = failed.location().expect("sent back").to_string();
+        assert_eq!(location.matches("__err=").count(), 1, "{location}");
+        let shown = page(&server, &location, None, &[&flash_cookie(&failed).unwrap()]).await;
+        assert!(shown.text.contains("The e-mail address or password is incorrect.") && !shown.text.contains(PHISH), "{}", shown.text);
+    }
+
+    async fn a_failed_plain_form_post_shows_its_error_on_the_page_it_is_sent_back_to(db) {
+        let server = TestServer::start(&db).await;
+        let web = server.sign_up("Ada", "ada@example.com").await;
+        let token = web.cookie.clone().unwrap();
+        let mismatch = [("name", "Bob"), ("email", "bob@example.com"), ("password", PASSWORD), ("repeat_password", NEW_PASSWORD)];
+        let change = [("current_password", PASSWORD), ("new_password", NEW_PASSWORD), ("repeat_new_password", PASSWORD)];
+        let cases: [(&str, &str, Form, Option<&str>, &str); 4] = [
+            ("/login", "login", &[("email", "ada@example.com"), ("password", WRONG)], None, "The e-mail address or password is incorrect."),
+            ("/signup", "signup", &mismatch, None, "The two passwords do not match."),
+            ("/settings/password", "change_password", &change, Some(&token), "The two new passwords do not match."),
+            ("/account/security", "reset_auto_login", &[("password", WRONG)], Some(&token), "form-error"),
+        ];
+        for (path, server_fn, form, session, message) in cases {
+            let failed = plain_post(&server, session, server_fn, form, path).await;
+            assert_eq!(failed.status, StatusCode::FOUND, "{path}: {}", failed.text);
+            let location = failed.location().expect("sent back").to_string();
+            assert!(location.starts_with(&server.url(path)) && location.contains("__err="), "{location}");
+            let set = failed.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with(FLASH)).unwrap();
+            assert!(set.ends_with("; Max-Age=60; Path=/; HttpOnly; SameSite=Strict"), "{set}");
+            let cookie = flash_cookie(&failed).unwrap();
+
+            let shown = page(&server, &location, session, &[&cookie]).await;
+            assert!(shown.text.contains(message), "{path}: {}", shown.text);
+            assert_eq!(flash_cookie(&shown).map(|c| c.ends_with('=')), Some(true), "{path}: the cookie is cleared once used");
+            let without = page(&server, &location, session, &[]).await;
+            assert!(!without.text.contains("form-error"), "{path}: the URL alone shows nothing");
+        }
+    }
 }
 
 fn assert_security_headers_are_there(answer: &Answer) {
     assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(answer.header("cache-control"), Some("no-store"));
+}
+
+// ---- form errors in the URL ---------------------------------------------------------------------
+
+/// A form's fields.
+type Form<'a> = &'a [(&'a str, &'a str)];
+
+const PHISH: &str = "Your account has been suspended. Call +1 555 0100 now.";
+const FLASH: &str = "postern_flash";
+
+/// The `?__path=…&__err=…` a plain form post's error redirect carries, with any error text.
+fn forged_error_query(server_fn: &str) -> String {
+    let err = json!({ "error": "validation", "field": "email", "message": PHISH }).to_string();
+    let err = base64::engine::general_purpose::URL_SAFE.encode(err);
+    format!("__path=%2Fapi%2Ffn%2F{server_fn}&__err={err}")
+}
+
+/// `name=value` of the flash cookie a response sets, if any.
+fn flash_cookie(answer: &Answer) -> Option<String> {
+    let set = answer.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with(FLASH))?;
+    Some(set.split(';').next()?.to_string())
+}
+
+/// A form post as a browser without JavaScript makes it, from the page at `from`.
+async fn plain_post(server: &TestServer, session: Option<&str>, name: &str, form: &[(&str, &str)], from: &str) -> Answer {
+    let mut req = server
+        .raw()
+        .post(server.url(&format!("/api/fn/{name}")))
+        .form(form)
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("sec-fetch-site", "same-origin")
+        .header("referer", server.url(from));
+    if let Some(token) = session {
+        req = req.header("cookie", format!("{COOKIE_NAME}={token}"));
+    }
+    Answer::read(req.send().await.expect("form post")).await
+}
+
+/// A page, with the session and other cookies as a browser would send them.
+async fn page(server: &TestServer, url: &str, session: Option<&str>, cookies: &[&str]) -> Answer {
+    let mut all: Vec<String> = session.map(|t| format!("{COOKIE_NAME}={t}")).into_iter().collect();
+    all.extend(cookies.iter().map(|c| c.to_string()));
+    let url = if url.starts_with("http") { url.to_string() } else { server.url(url) };
+    let mut req = server.raw().get(url);
+    if !all.is_empty() {
+        req = req.header("cookie", all.join("; "));
+    }
+    let answer = Answer::read(req.send().await.expect("page")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer
 }

@@ -229,6 +229,10 @@ backend_tests! {
         let version = web.status().await["sessions_version"].clone();
         let evil_origin = "http://evil.example";
         let same_site_origin = server.base.replace("127.0.0.1", "localhost");
+        // Look-alikes of our own origin: only the exact bytes a browser sends are ours.
+        let trailing_slash = format!("{}/", server.base);
+        let upper_case = server.base.replacen("http", "HTTP", 1);
+        let prefix = format!("{}.evil.example", server.base);
         let attempts: Vec<Vec<(&str, &str)>> = vec![
             vec![("sec-fetch-site", "cross-site")],
             vec![("sec-fetch-site", "same-site")],
@@ -237,8 +241,14 @@ backend_tests! {
             vec![("origin", evil_origin)],
             vec![("origin", "null")],
             vec![("origin", same_site_origin.as_str())],
+            vec![("origin", trailing_slash.as_str())],
+            vec![("origin", upper_case.as_str())],
+            vec![("origin", prefix.as_str())],
             vec![("sec-fetch-site", "cross-site"), ("origin", server.base.as_str())],
         ];
+        let refusal = json!({ "error": "forbidden", "message": "This request was refused because it did not come from this site." });
+        let purge = Method::from_bytes(b"PURGE").unwrap();
+        let methods = [Method::POST, Method::PUT, Method::PATCH, Method::DELETE, purge];
         let calls: Vec<(&str, Vec<(&str, &str)>)> = vec![
             ("logout", vec![]),
             ("terminate_all", vec![]),
@@ -250,11 +260,22 @@ backend_tests! {
         ];
         for headers in &attempts {
             for (name, form) in &calls {
-                let mut attacker_driven = web.clone();
-                let res = attacker_driven.call_with(name, form, headers).await;
-                assert_eq!(res.status, StatusCode::FORBIDDEN, "{name} with {headers:?}: {}", res.text);
-                assert!(res.session_set_cookie().is_none(), "{name} with {headers:?}");
-                assert_security_headers(&res, name);
+                for method in &methods {
+                    let mut attacker_driven = web.clone();
+                    let res = attacker_driven.call_method(method.clone(), name, form, headers).await;
+                    assert_eq!(res.status, StatusCode::FORBIDDEN, "{method} {name} with {headers:?}: {}", res.text);
+                    assert_eq!(res.json(), refusal, "{method} {name} with {headers:?}");
+                    assert!(res.session_set_cookie().is_none(), "{method} {name} with {headers:?}");
+                    assert_security_headers(&res, name);
+                }
+            }
+        }
+        // Even from our own pages, server functions take nothing but POST.
+        for (name, form) in &calls {
+            for method in methods.iter().skip(1) {
+                let res = web.clone().call_method(method.clone(), name, form, &[("sec-fetch-site", "same-origin")]).await;
+                assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {name}: {}", res.text);
+                assert!(res.session_set_cookie().is_none(), "{method} {name}");
             }
         }
         // Nothing changed: both sessions live, the password is the old one, no account for Eve.

@@ -12,7 +12,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use server::config::Config;
 use server::AppState;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 #[allow(unused_imports)]
@@ -46,14 +45,20 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let listen = addr.to_string();
-        let mut args = vec!["postern", "--database-url", &db.url, "--public-url", &base, "--listen", &listen];
+        let mut args = vec!["postern", "--database-url", &db.url, "--listen", &listen];
+        // A test may pose as a deployment behind https (its requests still come over http).
+        if !extra_args.contains(&"--public-url") {
+            args.extend(["--public-url", base.as_str()]);
+        }
         args.extend_from_slice(extra_args);
         let config = Config::parse_from(args);
         let shared: SharedClock = clock.clone();
         let state = server::build_state(&config, shared, PasswordHasherPool::for_tests()).await.expect("build state");
         let router = server::router(state.clone());
+        // The production serving loop, so that tests meet its timeouts.
+        let header_read_timeout = config.header_read_timeout();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
+            server::serve_listener(listener, router, header_read_timeout, std::future::pending()).await.expect("serve");
         });
         let http = client();
         TestServer { base, clock, state, http, task }
@@ -232,7 +237,12 @@ impl Browser {
     }
 
     pub async fn call_with(&mut self, name: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Answer {
-        let mut req = self.request(Method::POST, &format!("/api/fn/{name}")).form(form);
+        self.call_method(Method::POST, name, form, headers).await
+    }
+
+    /// Like [`Browser::call_with`], with any method (server functions only accept POST).
+    pub async fn call_method(&mut self, method: Method, name: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Answer {
+        let mut req = self.request(method, &format!("/api/fn/{name}")).form(form);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

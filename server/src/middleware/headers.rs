@@ -1,0 +1,93 @@
+//! Headers every answer carries, whichever layer produced it, and the access log.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+#[derive(Clone, Copy, Debug)]
+pub struct HeaderPolicy {
+    /// The public URL is https: browsers are told to use nothing else (ASVS V3.4.1).
+    pub hsts: bool,
+    /// The `Retry-After` of a 429 that names none: the throttle's first wait.
+    pub throttled_retry_secs: u64,
+}
+
+/// How long a client should wait after a 503 that names no time: the database is usually back
+/// within seconds.
+const UNAVAILABLE_RETRY_SECS: u64 = 5;
+
+/// Headers every answer carries (ASVS V3.4), and a `Retry-After` on every 429 and 503: the one
+/// place for them, outside every other layer, so that no answer (a body-limit refusal, a
+/// framework error, `/readyz`) misses them.
+pub async fn response_headers(policy: HeaderPolicy, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let retry = match res.status() {
+        StatusCode::TOO_MANY_REQUESTS => Some(policy.throttled_retry_secs),
+        StatusCode::SERVICE_UNAVAILABLE => Some(UNAVAILABLE_RETRY_SECS),
+        _ => None,
+    };
+    let h = res.headers_mut();
+    if let Some(secs) = retry {
+        h.entry(header::RETRY_AFTER).or_insert_with(|| HeaderValue::from(secs));
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"));
+    if policy.hsts {
+        // Two years, the value hstspreload.org asks for; every subdomain is ours to keep on https.
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
+    }
+    res
+}
+
+/// One line per request at debug level: method, path, status, time. Never headers (no `Cookie`,
+/// no `Authorization`), never the query string, never a body.
+pub async fn access_log(req: Request, next: Next) -> Response {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return next.run(req).await;
+    }
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    tracing::debug!(%method, %path, status = res.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn answer(policy: HeaderPolicy, path: &str) -> Response {
+        let app = axum::Router::new()
+            .route("/429", get(|| async { StatusCode::TOO_MANY_REQUESTS }))
+            .route("/429-own", get(|| async { (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "120")]) }))
+            .route("/503", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+            .route("/200", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn(move |req, next| response_headers(policy, req, next)));
+        app.oneshot(Request::builder().uri(path).body(axum::body::Body::empty()).unwrap()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_429_and_503_says_when_to_retry() {
+        let policy = HeaderPolicy { hsts: false, throttled_retry_secs: 30 };
+        let retry = |res: &Response| res.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(retry(&answer(policy, "/429").await).as_deref(), Some("30"));
+        assert_eq!(retry(&answer(policy, "/429-own").await).as_deref(), Some("120"), "a handler's own value is kept");
+        assert_eq!(retry(&answer(policy, "/503").await).as_deref(), Some("5"));
+        assert_eq!(retry(&answer(policy, "/200").await), None);
+    }
+
+    #[tokio::test]
+    async fn hsts_only_under_https() {
+        let hsts = |res: &Response| res.headers().get(header::STRICT_TRANSPORT_SECURITY).map(|v| v.to_str().unwrap().to_string());
+        let https = HeaderPolicy { hsts: true, throttled_retry_secs: 30 };
+        assert_eq!(hsts(&answer(https, "/200").await).as_deref(), Some("max-age=63072000; includeSubDomains"));
+        assert_eq!(hsts(&answer(https, "/429").await).as_deref(), Some("max-age=63072000; includeSubDomains"));
+        assert_eq!(hsts(&answer(HeaderPolicy { hsts: false, ..https }, "/200").await), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! Runs before every page and server function: who the client is, which session it is in,
+//! whether a state-changing request really comes from our own pages, what a request may send,
+//! whose form errors a page may show, and the headers every answer carries.
+
+pub mod client_ip;
+pub mod flash;
+pub mod headers;
+pub mod limits;
+pub mod session;
+
+pub use client_ip::client_info;
+pub use flash::{flash_errors, FlashCookie};
+pub use headers::{access_log, response_headers, HeaderPolicy};
+pub use limits::{body_limit, server_fn_error_status, BodyLimits};
+pub use session::{same_origin, session_layer};
