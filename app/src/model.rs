@@ -319,15 +319,12 @@ impl AppError {
         }
     }
 
-    /// Seconds a client should wait before trying again (`Retry-After`), for the errors that
-    /// say "later": throttled attempts and a temporarily unavailable service.
+    /// Seconds a client should wait before trying again (`Retry-After`), where the error itself
+    /// knows (a sign-up limit lifts at a known time). Every other 429 and 503 gets the HTTP
+    /// layer's value (a throttle's first wait: telling a guesser the exact time would help it).
     pub fn retry_after_secs(&self) -> Option<i64> {
         match self {
             AppError::TooManySignups { retry_after_secs } => Some(*retry_after_secs),
-            // The first wait of a throttled counter; later ones are longer, and the client is
-            // told no more than "later" (the exact time would help a guesser plan).
-            AppError::TooManyAttempts => Some(30),
-            AppError::Unavailable => Some(5),
             _ => None,
         }
     }

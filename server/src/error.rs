@@ -19,7 +19,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         // The same shape as server functions' errors: AppError serialises itself.
-        (status, Json(&self.0)).into_response()
+        let mut res = (status, Json(&self.0)).into_response();
+        if let Some(secs) = self.0.retry_after_secs() {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 

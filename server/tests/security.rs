@@ -75,6 +75,9 @@ backend_tests! {
         assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.text);
         assert_eq!(refused.json()["error"], "too_many_signups");
         assert_eq!(refused.json()["message"], "Too many new accounts from this address. Please try again later.");
+        // Retry-After says when the hour is over, counted from the last sign-up.
+        assert_eq!(refused.header("retry-after"), Some("3600"));
+        assert_eq!(refused.json()["retry_after_secs"], 3600);
         clock.advance_ms(HOUR);
         assert_eq!(server.browser().sign_up("User", "user3@example.com", PASSWORD).await.status, StatusCode::OK);
     }

@@ -74,6 +74,11 @@ pub async fn respond<T>(body: impl std::future::Future<Output = Result<T, AppErr
         if !plain_form {
             if let (Some(res), Ok(status)) = (use_context::<leptos_axum::ResponseOptions>(), StatusCode::from_u16(err.status())) {
                 res.set_status(status);
+                // The error knows best when to try again (a sign-up limit says when it lifts);
+                // the outer layer fills in any 429/503 that does not say.
+                if let Some(secs) = err.retry_after_secs() {
+                    res.insert_header(http::header::RETRY_AFTER, HeaderValue::from(secs));
+                }
             }
         }
     }
