@@ -252,6 +252,9 @@ pub struct SessionList {
     pub sessions: Vec<SessionView>,
 }
 
+/// Where pages poll their session's status (see [`SessionStatus`]).
+pub const STATUS_PATH: &str = "/api/session/status";
+
 /// The answer of `GET /api/session/status`: always 200, so that an ended session never shows up
 /// as a failed request in the browser console.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .route("/api/v1/sessions", get(sessions).delete(terminate_all))
         .route("/api/v1/sessions/{id}", delete(end_session))
-        .route("/api/session/status", get(status))
+        .route(app::model::STATUS_PATH, get(status))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         // Tokens, accounts and session lists are personal: no cache may keep them. (The session
@@ -197,11 +197,7 @@ pub async fn terminate_all(State(state): State<AppState>, caller: Bearer) -> Res
 
 /// The page poll: always 200 with the session's state, never counted as activity.
 pub async fn status(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| state.ctx.cookie.token_from_header(h).map(str::to_owned));
+    let token = state.ctx.cookie.token_in(&headers);
     match state.ctx.auth.status(token.as_deref()).await {
         Ok(status) => no_store(Json(status)),
         // Not a logout: the page keeps polling and says nothing.

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
+        .layer(axum::middleware::from_fn(middleware::non_page_errors_as_json))
         .layer(axum::middleware::from_fn_with_state(flash, middleware::flash_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session_layer))
         .layer(axum::middleware::from_fn(move |req, next| middleware::body_limit(body_limits, req, next)))

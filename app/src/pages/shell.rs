@@ -257,7 +257,7 @@ mod watcher {
         let init = web_sys::RequestInit::new();
         init.set_credentials(web_sys::RequestCredentials::SameOrigin);
         init.set_cache(web_sys::RequestCache::NoStore);
-        let response = JsFuture::from(window().fetch_with_str_and_init("/api/session/status", &init)).await.ok()?;
+        let response = JsFuture::from(window().fetch_with_str_and_init(crate::model::STATUS_PATH, &init)).await.ok()?;
         let response: web_sys::Response = response.dyn_into().ok()?;
         if !response.ok() {
             return None;

@@ -4,6 +4,10 @@
 /// How long a browser keeps its device cookie: a year.
 pub const DEVICE_MAX_AGE_SECS: i64 = 365 * 24 * 3600;
 
+fn cookies(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
+    headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok())
+}
+
 fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header
         .split(';')
@@ -67,6 +71,16 @@ impl CookieSettings {
     /// The device id in a `Cookie` request header, if any.
     pub fn device_from_header<'a>(&self, header: &'a str) -> Option<&'a str> {
         cookie_value(header, self.device_name())
+    }
+
+    /// The session token among a request's headers (every `Cookie` header), if any.
+    pub fn token_in(&self, headers: &http::HeaderMap) -> Option<String> {
+        cookies(headers).find_map(|h| self.token_from_header(h).map(str::to_owned))
+    }
+
+    /// The device id among a request's headers, if any.
+    pub fn device_in(&self, headers: &http::HeaderMap) -> Option<String> {
+        cookies(headers).find_map(|h| self.device_from_header(h).map(str::to_owned))
     }
 }
 

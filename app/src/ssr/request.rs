@@ -43,14 +43,7 @@ pub fn client_info() -> ClientInfo {
     let mut client = parts.extensions.get::<ClientInfo>().cloned().unwrap_or_default();
     if client.device_id.is_none() {
         let cookie = app_context().ok().map(|ctx| ctx.cookie);
-        client.device_id = cookie.and_then(|cookie| {
-            parts
-                .headers
-                .get_all(http::header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(|h| cookie.device_from_header(h).map(str::to_owned))
-        });
+        client.device_id = cookie.and_then(|cookie| cookie.device_in(&parts.headers));
     }
     client
 }

@@ -78,6 +78,45 @@ pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+/// Every answer that is not a page has one shape, `{"error": code, "message": text}`: answers the
+/// framework or the router made themselves (an unknown API path, a wrong method, a server function
+/// that could not even start) arrive here as plain text or empty, and leave as that JSON with
+/// their status (and their `Allow`, `Retry-After`) kept.
+pub async fn non_page_errors_as_json(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let non_page = path.starts_with("/api/") || path.starts_with("/pkg/") || path == "/readyz";
+    let res = next.run(req).await;
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !non_page || is_json || !(res.status().is_client_error() || res.status().is_server_error()) {
+        return res;
+    }
+    let (code, message) = match res.status() {
+        StatusCode::NOT_FOUND => ("not_found", "There is nothing at this address."),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This address does not take this method."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Send the body as application/json."),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request is too large."),
+        StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "Postern is temporarily unavailable — nothing was changed, try again in a moment."),
+        s if s.is_server_error() => ("internal", "Something went wrong on our side. Please try again."),
+        _ => ("bad_request", "The request could not be read."),
+    };
+    let (mut parts, _) = res.into_parts();
+    let mut fresh = json_error(parts.status, code, message);
+    for keep in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.remove(&keep) {
+            fresh.headers_mut().insert(keep, v);
+        }
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let (fresh_parts, body) = fresh.into_parts();
+    parts.headers.extend(fresh_parts.headers);
+    Response::from_parts(parts, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

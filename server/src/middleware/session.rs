@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 fn is_exempt(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path.starts_with("/api/v1/")
-        || path == "/api/session/status"
+        || path == app::model::STATUS_PATH
         || path == "/healthz"
         || path == "/readyz"
         || path == "/favicon.ico"
@@ -39,12 +39,7 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
     }
 
     let client = client_info(&req, &state.trusted_proxies);
-    let token = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| state.ctx.cookie.token_from_header(h).map(str::to_owned));
+    let token = state.ctx.cookie.token_in(req.headers());
     let resolved = match token {
         Some(token) => match state.ctx.auth.authenticate(&token, true).await {
             Ok(resolved) => resolved,

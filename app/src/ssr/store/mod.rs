@@ -103,13 +103,41 @@ macro_rules! with_pool {
     };
 }
 
-/// Statements shared by several operations, run inside the caller's transaction.
-macro_rules! bump_sessions_version {
-    ($tx:expr, $account_id:expr) => {
+/// "Active at `$now`" (a placeholder such as `"$2"`): not ended, and neither deadline passed. The
+/// one spelling of it; every query that means it uses this.
+macro_rules! active_at {
+    ($now:literal) => {
+        concat!("ended_at IS NULL AND expires_at > ", $now, " AND idle_expires_at > ", $now)
+    };
+}
+
+/// "Ran out by `$now` but not marked yet": not ended, and a deadline passed.
+macro_rules! ran_out_at {
+    ($now:literal) => {
+        concat!("ended_at IS NULL AND (expires_at <= ", $now, " OR idle_expires_at <= ", $now, ")")
+    };
+}
+
+/// The one place that records, inside the caller's transaction, that an account's set of
+/// sessions changed (a session started or ended): it moves `sessions_version`, which open
+/// session lists watch. Every start and end goes through here, the purge job's included, so a
+/// push of such changes has exactly one place to hook in.
+macro_rules! session_set_changed {
+    ($tx:expr, account = $account_id:expr) => {
         sqlx::query("UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id = $1")
             .bind($account_id)
             .execute(&mut *$tx)
             .await?
+    };
+    ($tx:expr, sessions_ran_out_at = $now:expr) => {
+        sqlx::query(concat!(
+            "UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id IN (SELECT account_id FROM sessions WHERE ",
+            ran_out_at!("$1"),
+            ")"
+        ))
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
     };
 }
 
@@ -208,6 +236,7 @@ impl Store {
 }
 
 mod accounts;
+mod ending;
 mod events;
 mod sessions;
 mod sqlite_read;
@@ -218,6 +247,7 @@ mod throttle;
 pub use accounts::AccountRow;
 pub use crate::model::EventKind;
 pub use events::{Event, EventRow};
-pub use sessions::{AuthRow, BulkEnd, Demotion, EndOutcome, Keep, NewSession, SessionRow};
+pub use ending::{BulkEnd, Demotion, EndOutcome, Keep};
+pub use sessions::{AuthRow, NewSession, SessionRow};
 pub(crate) use sqlite_read::SqliteReader;
 pub use throttle::{Refund, ThrottleRow};

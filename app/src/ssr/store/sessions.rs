@@ -55,39 +55,6 @@ pub struct NewSession {
     pub device_hash: Option<Vec<u8>>,
 }
 
-/// What happened when one session was to be ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndOutcome {
-    Ended,
-    /// It is the caller's, but had ended before: not an error.
-    AlreadyEnded,
-    /// Never existed, or belongs to another account: the same answer for both.
-    NotFound,
-}
-
-/// The new lifetime of the current session when it stops being an auto-login.
-#[derive(Clone, Copy, Debug)]
-pub struct Demotion {
-    pub idle_expires_at: i64,
-    pub expires_at: i64,
-}
-
-/// What `end_sessions` does.
-#[derive(Clone, Copy, Debug)]
-pub struct BulkEnd<'a> {
-    pub reason: EndReason,
-    pub only_auto_login: bool,
-    pub keep: Option<Keep<'a>>,
-    pub new_password_hash: Option<&'a str>,
-}
-
-/// The session that survives a bulk end, with its new token.
-#[derive(Clone, Copy, Debug)]
-pub struct Keep<'a> {
-    pub session_id: &'a str,
-    pub new_token_hash: &'a [u8],
-    pub demote: Option<Demotion>,
-}
 
 impl Store {
     /// Creates a session. An account at its limit of active sessions loses its least recently
@@ -98,7 +65,7 @@ impl Store {
             let mut tx = pool.begin_with(begin).await?;
             // First, so that it locks the account row (PostgreSQL): concurrent logins of one
             // account queue here, and each counts the sessions the others created.
-            bump_sessions_version!(tx, s.account_id);
+            session_set_changed!(tx, account = s.account_id);
             let (credentials_version,): (i64,) = sqlx::query_as("SELECT credentials_version FROM accounts WHERE id = $1")
                 .bind(s.account_id)
                 .fetch_one(&mut *tx)
@@ -108,7 +75,7 @@ impl Store {
                 return Err(StoreError::CredentialsChanged);
             }
             let (active,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND ended_at IS NULL AND expires_at > $2 AND idle_expires_at > $2")
+                sqlx::query_as(concat!("SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND ", active_at!("$2")))
                     .bind(s.account_id)
                     .bind(s.now)
                     .fetch_one(&mut *tx)
@@ -116,8 +83,11 @@ impl Store {
             let excess = active - max_active + 1;
             if excess > 0 {
                 let oldest: Vec<(String,)> = sqlx::query_as(
-                    "SELECT id FROM sessions WHERE account_id = $1 AND ended_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
-                     ORDER BY last_active_at ASC, created_at ASC LIMIT $3",
+                    concat!(
+                        "SELECT id FROM sessions WHERE account_id = $1 AND ",
+                        active_at!("$2"),
+                        " ORDER BY last_active_at ASC, created_at ASC LIMIT $3"
+                    ),
                 )
                 .bind(s.account_id)
                 .bind(s.now)
@@ -206,26 +176,6 @@ impl Store {
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(token_hash).fetch_optional(pool).await?))
     }
 
-    /// Marks a session that has run out as ended at the moment it ran out.
-    pub async fn mark_expired(&self, account_id: i64, session_id: &str, expired_at: i64) -> Result<()> {
-        let begin = self.begin_write();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_with(begin).await?;
-            let done = sqlx::query("UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL")
-                .bind(session_id)
-                .bind(expired_at)
-                .bind(EndReason::Expired)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() > 0 {
-                bump_sessions_version!(tx, account_id);
-                insert_event!(tx, &Event::new(EventKind::SessionExpired, Some(account_id), expired_at).target(session_id));
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
     /// Records activity, unless it was recorded after `stale_before`: of several requests that
     /// all read an old "last active" at once (a page and its server functions, many tabs), only the
     /// first writes; the others match no row. So a session is written at most once a minute on
@@ -241,9 +191,12 @@ impl Store {
 
     /// The account's active sessions, most recently active first.
     pub async fn active_sessions(&self, account_id: i64, now: i64) -> Result<Vec<SessionRow>> {
-        const SQL: &str = "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at
-                           FROM sessions WHERE account_id = $1 AND ended_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
-                           ORDER BY last_active_at DESC, created_at DESC";
+        const SQL: &str = concat!(
+            "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at
+             FROM sessions WHERE account_id = $1 AND ",
+            active_at!("$2"),
+            " ORDER BY last_active_at DESC, created_at DESC"
+        );
         if let Some(reader) = &self.reader {
             return reader.read(|conn| {
                 conn.prepare_cached(SQL)?
@@ -265,136 +218,4 @@ impl Store {
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(now).fetch_all(pool).await?))
     }
 
-    /// Ends one session of `account_id`. Another account's session is `NotFound`, exactly like
-    /// one that never existed.
-    pub async fn end_session(&self, account_id: i64, session_id: &str, reason: EndReason, event: &Event) -> Result<EndOutcome> {
-        let begin = self.begin_write();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_with(begin).await?;
-            let done = sqlx::query(
-                "UPDATE sessions SET ended_at = $3, end_reason = $4, ended_by_session = $5
-                 WHERE id = $1 AND account_id = $2 AND ended_at IS NULL",
-            )
-            .bind(session_id)
-            .bind(account_id)
-            .bind(event.at)
-            .bind(reason)
-            .bind(event.session_id.as_deref())
-            .execute(&mut *tx)
-            .await?;
-            let outcome = if done.rows_affected() > 0 {
-                bump_sessions_version!(tx, account_id);
-                insert_event!(tx, event);
-                EndOutcome::Ended
-            } else {
-                let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM sessions WHERE id = $1 AND account_id = $2")
-                    .bind(session_id)
-                    .bind(account_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if exists.is_some() { EndOutcome::AlreadyEnded } else { EndOutcome::NotFound }
-            };
-            tx.commit().await?;
-            Ok(outcome)
-        })
-    }
-
-    /// Ends every session of the account (`except` one, when given, which instead gets a fresh
-    /// token, and possibly loses its auto-login). With `only_auto_login`, only remembered logins
-    /// end. Optionally replaces the password hash in the same transaction, so a password change
-    /// is never half applied. Returns how many sessions ended.
-    pub async fn end_sessions(&self, account_id: i64, plan: &BulkEnd<'_>, event: &Event) -> Result<u64> {
-        let begin = self.begin_write();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_with(begin).await?;
-            // Logins verified before this moment must not create sessions after it.
-            sqlx::query(
-                "UPDATE accounts SET password_hash = COALESCE($2, password_hash), credentials_version = credentials_version + 1
-                 WHERE id = $1",
-            )
-            .bind(account_id)
-            .bind(plan.new_password_hash)
-            .execute(&mut *tx)
-            .await?;
-            let ended = sqlx::query(
-                "UPDATE sessions SET ended_at = $2, end_reason = $3, ended_by_session = $4
-                 WHERE account_id = $1 AND ended_at IS NULL
-                   AND ($5 IS NULL OR id <> $5) AND (auto_login OR NOT $6)",
-            )
-            .bind(account_id)
-            .bind(event.at)
-            .bind(plan.reason)
-            .bind(event.session_id.as_deref())
-            .bind(plan.keep.map(|k| k.session_id))
-            .bind(plan.only_auto_login)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if let Some(keep) = plan.keep {
-                let rotated = sqlx::query(
-                    "UPDATE sessions SET token_hash = $2,
-                            auto_login = CASE WHEN $3 THEN auto_login ELSE FALSE END,
-                            idle_expires_at = CASE WHEN $3 THEN idle_expires_at ELSE $4 END,
-                            expires_at = CASE WHEN $3 THEN expires_at ELSE $5 END
-                     WHERE id = $1 AND ended_at IS NULL",
-                )
-                .bind(keep.session_id)
-                .bind(keep.new_token_hash)
-                .bind(keep.demote.is_none())
-                .bind(keep.demote.map_or(0, |d| d.idle_expires_at))
-                .bind(keep.demote.map_or(0, |d| d.expires_at))
-                .execute(&mut *tx)
-                .await?;
-                if rotated.rows_affected() != 1 {
-                    // The acting session ended while we worked: apply nothing.
-                    tx.rollback().await?;
-                    return Ok(0);
-                }
-            }
-            bump_sessions_version!(tx, account_id);
-            insert_event!(tx, event);
-            tx.commit().await?;
-            Ok(ended)
-        })
-    }
-
-    /// Housekeeping: marks sessions that ran out as expired, then deletes sessions and events
-    /// that ended before `purge_before`, so IP addresses are not kept forever, and login-throttle
-    /// counters whose last failure is at or before `throttle_stale_at` (they no longer count).
-    pub async fn purge(&self, now: i64, purge_before: i64, throttle_stale_at: i64) -> Result<(u64, u64)> {
-        let begin = self.begin_write();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_with(begin).await?;
-            sqlx::query(
-                "UPDATE accounts SET sessions_version = sessions_version + 1
-                 WHERE id IN (SELECT account_id FROM sessions
-                              WHERE ended_at IS NULL AND (expires_at <= $1 OR idle_expires_at <= $1))",
-            )
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let expired = sqlx::query(
-                "UPDATE sessions SET end_reason = $2,
-                        ended_at = CASE WHEN expires_at < idle_expires_at THEN expires_at ELSE idle_expires_at END
-                 WHERE ended_at IS NULL AND (expires_at <= $1 OR idle_expires_at <= $1)",
-            )
-            .bind(now)
-            .bind(EndReason::Expired)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            let deleted = sqlx::query("DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1")
-                .bind(purge_before)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            sqlx::query("DELETE FROM security_events WHERE at < $1").bind(purge_before).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM login_throttle WHERE last_failure_at <= $1")
-                .bind(throttle_stale_at)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok((expired, deleted))
-        })
-    }
 }

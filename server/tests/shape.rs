@@ -1,0 +1,43 @@
+//! One error shape (issue 12): every answer that is not a page is `{"error": code, "message":
+//! text}` with the right status, whoever made it (a handler, the router, the framework); pages get
+//! an HTML page in the product's look.
+
+#[macro_use]
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+
+fn assert_error_shape(res: &Answer, status: StatusCode, code: &str) {
+    assert_eq!(res.status, status, "{}", res.text);
+    assert!(res.header("content-type").is_some_and(|v| v.starts_with("application/json")), "{:?}", res.header("content-type"));
+    let body = res.json();
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+backend_tests! {
+    async fn unknown_api_paths_and_wrong_methods_answer_json(db) {
+        let server = TestServer::start(&db).await;
+        let http = server.raw();
+        for path in ["/api/v1/nothing-here", "/api/nothing", "/api/fn/no_such_function", "/pkg/missing.wasm"] {
+            let res = Answer::read(http.get(server.url(path)).send().await.unwrap()).await;
+            assert_error_shape(&res, StatusCode::NOT_FOUND, "not_found");
+        }
+        let res = Answer::read(http.request(Method::PUT, server.url("/api/v1/me")).send().await.unwrap()).await;
+        assert_error_shape(&res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+        assert!(res.header("allow").is_some(), "405 says what is allowed");
+        let res = Answer::read(http.post(server.url("/api/v1/login")).body("{}").send().await.unwrap()).await;
+        assert_error_shape(&res, StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_request");
+    }
+
+    async fn an_unknown_page_is_an_html_page_in_the_products_look(db) {
+        let server = TestServer::start(&db).await;
+        let mut browser = server.sign_up("Ada", "ada@example.com").await;
+        let res = browser.get("/no/such/page").await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND);
+        assert!(res.header("content-type").is_some_and(|v| v.starts_with("text/html")));
+        assert!(res.text.contains("<h1>Page not found</h1>"), "{}", res.text);
+        assert!(res.text.contains("rel=\"stylesheet\""), "the product's style sheet: {}", res.text);
+    }
+}
