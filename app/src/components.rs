@@ -139,7 +139,10 @@ pub fn NewPasswordFields(
             <input id=name name=name type="password" autocomplete="new-password" required
                 minlength=limits::PASSWORD_MIN maxlength=limits::PASSWORD_MAX aria-describedby=hint_id.clone()/>
             <p class="hint" id=hint_id>
-                "At least 8 characters. A phrase of several unrelated words is strong and easy to remember."
+                {format!(
+                    "At least {} characters. A phrase of several unrelated words is strong and easy to remember.",
+                    limits::PASSWORD_MIN
+                )}
             </p>
         </div>
         <div class="field">

@@ -390,6 +390,22 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
     }
 }
 
+/// The session lifetimes of the running server, for the texts that explain them (Manage
+/// Sessions, the login page): they come from its configuration, never from literals.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Lifetimes {
+    pub idle_ms: i64,
+    pub max_age_ms: i64,
+    pub remembered_max_age_ms: i64,
+}
+
+impl Default for Lifetimes {
+    /// The defaults of the configuration; only ever rendered where no server context exists.
+    fn default() -> Self {
+        Lifetimes { idle_ms: 30 * 60_000, max_age_ms: 12 * 3_600_000, remembered_max_age_ms: 30 * 86_400_000 }
+    }
+}
+
 /// Input limits shared by the forms (client hints) and the server (enforced).
 pub mod limits {
     pub const EMAIL_MAX: usize = 254;

@@ -19,6 +19,15 @@ pub fn iso_utc(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
+/// A lifetime in words, in the largest unit that divides it: "30 minutes", "12 hours", "1 day".
+pub fn duration_words(ms: i64) -> String {
+    const MINUTE: i64 = 60_000;
+    let units = [(24 * 60 * MINUTE, "day"), (60 * MINUTE, "hour"), (MINUTE, "minute"), (1000, "second")];
+    let (size, unit) = units.into_iter().find(|(size, _)| ms >= *size && ms % size == 0).unwrap_or((1000, "second"));
+    let n = ms / size;
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -36,6 +45,16 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes_read_as_people_say_them() {
+        assert_eq!(duration_words(30 * 60_000), "30 minutes");
+        assert_eq!(duration_words(12 * 3_600_000), "12 hours");
+        assert_eq!(duration_words(30 * 86_400_000), "30 days");
+        assert_eq!(duration_words(86_400_000), "1 day");
+        assert_eq!(duration_words(90 * 60_000), "90 minutes");
+        assert_eq!(duration_words(15 * 60_000), "15 minutes");
+    }
 
     #[test]
     fn formats_the_epoch_and_a_leap_day() {

@@ -41,3 +41,26 @@ backend_tests! {
         assert!(res.text.contains("rel=\"stylesheet\""), "the product's style sheet: {}", res.text);
     }
 }
+
+mod facts_from_the_configuration {
+    use super::*;
+
+    backend_tests! {
+        async fn pages_state_the_lifetimes_the_server_was_started_with(db) {
+            let clock = app::ssr::ManualClock::new(T0);
+            let args = ["--idle-timeout-minutes", "15", "--max-age-hours", "8", "--remembered-max-age-days", "7"];
+            let server = TestServer::start_with(&db, clock, &args).await;
+            let login = server.browser().get("/login").await;
+            assert!(login.text.contains("You stay logged in for up to 7 days."), "{}", login.text);
+            let mut browser = server.sign_up("Ada", "ada@example.com").await;
+            let page = browser.get("/settings/sessions").await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(
+                page.text.contains("after 15 minutes without activity, or 8 hours after login")
+                    && page.text.contains("they last up to 7 days"),
+                "{}",
+                page.text
+            );
+        }
+    }
+}

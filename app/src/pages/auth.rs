@@ -32,7 +32,10 @@ pub fn LoginPage() -> impl IntoView {
                         <input id="remember" name="remember" type="checkbox" value="on"/>
                         <label for="remember">"Stay logged in"</label>
                     </div>
-                    <p class="hint">"Only on devices you alone use. You stay logged in for up to 30 days."</p>
+                    <p class="hint">{format!(
+                        "Only on devices you alone use. You stay logged in for up to {}.",
+                        crate::time_fmt::duration_words(super::lifetimes().remembered_max_age_ms)
+                    )}</p>
                 </PostForm>
                 <p class="alt-action">"New here? " <a href="/signup">"Create account"</a></p>
             </div>

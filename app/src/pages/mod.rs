@@ -22,3 +22,12 @@ pub fn NotFound() -> impl IntoView {
         </main>
     }
 }
+
+/// The running server's session lifetimes. Pages render on the server only (islands), so the
+/// browser build never needs them; it gets the defaults to compile.
+pub(crate) fn lifetimes() -> crate::model::Lifetimes {
+    #[cfg(feature = "ssr")]
+    return crate::ssr::request::lifetimes();
+    #[cfg(not(feature = "ssr"))]
+    crate::model::Lifetimes::default()
+}

@@ -49,10 +49,7 @@ pub fn SessionsPage() -> impl IntoView {
                                     <a href="/settings/password">"change your password"</a>
                                     "."
                                 </li>
-                                <li>
-                                    "Sessions also end by themselves: after 30 minutes without activity, or 12 hours after login. "
-                                    "With \"Stay logged in\" and in the mail app they last up to 30 days."
-                                </li>
+                                <li>{lifetime_note()}</li>
                                 <li>
                                     "Lost your phone? Lock it or erase it with the phone maker's own service: "
                                     "\"Find My Device\" on Android, \"Find My\" on iPhone."
@@ -231,4 +228,17 @@ fn SessionsTable(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> 
             </table>
         </div>
     }
+}
+
+/// "Sessions also end by themselves …", with the running server's lifetimes.
+fn lifetime_note() -> String {
+    use crate::time_fmt::duration_words;
+    let l = super::lifetimes();
+    format!(
+        "Sessions also end by themselves: after {} without activity, or {} after login. \
+         With \"Stay logged in\" and in the mail app they last up to {}.",
+        duration_words(l.idle_ms),
+        duration_words(l.max_age_ms),
+        duration_words(l.remembered_max_age_ms)
+    )
 }

@@ -83,3 +83,14 @@ pub fn set_cookie_header(value: &str) {
         res.append_header(SET_COOKIE, v);
     }
 }
+
+/// The session lifetimes the running server applies (see [`crate::model::Lifetimes`]).
+pub fn lifetimes() -> crate::model::Lifetimes {
+    match app_context() {
+        Ok(ctx) => {
+            let p = &ctx.auth.policy;
+            crate::model::Lifetimes { idle_ms: p.idle_ms, max_age_ms: p.max_age_ms, remembered_max_age_ms: p.remembered_max_age_ms }
+        }
+        Err(_) => crate::model::Lifetimes::default(),
+    }
+}

@@ -28,10 +28,10 @@ pub fn estimator_input(password: &str) -> &str {
 pub(super) fn check_length(password: &str, field: &str) -> Result<(), AppError> {
     let chars = password.chars().count();
     if chars < limits::PASSWORD_MIN {
-        return Err(AppError::validation(field, "Use at least 8 characters for your password."));
+        return Err(AppError::validation(field, format!("Use at least {} characters for your password.", limits::PASSWORD_MIN)));
     }
     if chars > limits::PASSWORD_MAX {
-        return Err(AppError::validation(field, "Use at most 256 characters for your password."));
+        return Err(AppError::validation(field, format!("Use at most {} characters for your password.", limits::PASSWORD_MAX)));
     }
     Ok(())
 }
