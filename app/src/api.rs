@@ -68,11 +68,6 @@ pub async fn log_out() -> Result<(), AppError> {
     .await
 }
 
-#[server(prefix = "/api/fn", endpoint = "me")]
-pub async fn get_me() -> Result<Me, AppError> {
-    crate::ssr::request::respond(async move { me_now() }).await
-}
-
 /// The signed-in person of the request being served. Synchronous: the session middleware has
 /// already read the session, so pages rendered on the server need no resource for it.
 #[cfg(feature = "ssr")]

@@ -8,7 +8,9 @@ pub mod password;
 pub mod request;
 pub mod service;
 pub mod store;
-#[doc(hidden)]
+/// Test support (fresh databases of both backends, `backend_tests!`): only with the
+/// `test-support` feature, which the test crates switch on and the server binary never does.
+#[cfg(feature = "test-support")]
 pub mod testing;
 pub mod token;
 

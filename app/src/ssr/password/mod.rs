@@ -40,7 +40,8 @@ impl PasswordHasherPool {
         Self::with_params(concurrency, Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params"), queue_timeout)
     }
 
-    /// Cheaper parameters for tests that create many accounts. Never used by the server binary.
+    /// Cheaper parameters for tests that create many accounts. Not in the server binary.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn for_tests() -> Self {
         Self::with_params(4, Params::new(1024, 1, 1, None).expect("valid argon2 params"), DEFAULT_HASH_QUEUE_TIMEOUT)
     }

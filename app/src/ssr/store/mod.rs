@@ -240,7 +240,8 @@ mod ending;
 mod events;
 mod sessions;
 mod sqlite_read;
-#[doc(hidden)]
+/// Raw SQL for fault injection and inspection: tests only.
+#[cfg(feature = "test-support")]
 pub mod test_hooks;
 mod throttle;
 
