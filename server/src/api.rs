@@ -198,6 +198,12 @@ impl From<SessionView> for ApiSession {
 pub async fn login(State(state): State<AppState>, req: Request) -> Result<Json<LoginAnswer>, Response> {
     let mut client = client_info(&req, &state.trusted_proxies);
     let JsonBody(body) = JsonBody::<LoginBody>::from_request(req, &state).await?;
+    // No account's address holds a NUL (sign-up refuses control characters), and PostgreSQL
+    // refuses one in a query (a 500): such a login fails like any unknown address, uncounted, as
+    // the service does with addresses too long to be anyone's.
+    if body.email.contains('\0') {
+        return Err(ApiError(AppError::InvalidCredentials).into_response());
+    }
     client.device_id = body.device_id.clone();
     let request = LoginRequest {
         email: &body.email,
@@ -257,8 +263,19 @@ pub async fn sessions(State(state): State<AppState>, caller: Bearer) -> Result<J
               (status = 500, response = Internal), (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn end_session(State(state): State<AppState>, caller: Bearer, PathParam(id): PathParam<String>) -> Result<StatusCode, ApiError> {
+    // Any other value names no session; asking the database would turn a NUL into a 500 on
+    // PostgreSQL.
+    if !is_session_id(&id) {
+        return Err(AppError::NotFound.into());
+    }
     state.ctx.auth.end_session(&caller.session, &caller.client, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The shape of the public ids `token::new_session_id` makes (16 random bytes, base64url), as the
+/// document's pattern says; the contract test checks real ids against that pattern.
+fn is_session_id(id: &str) -> bool {
+    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// End every session of the account, the caller's included.
