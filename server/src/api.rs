@@ -8,7 +8,8 @@ use app::model::{AppError, SessionKind, SessionStatus, SessionView};
 use app::ssr::service::LoginRequest;
 use app::ssr::{ClientInfo, CurrentSession};
 use app::time_fmt::iso_utc;
-use axum::extract::rejection::JsonRejection;
+use crate::openapi::{self, BadRequest, BearerRefused, Conflict, Internal, LoginBadRequest, LoginRefused, NotFound, PayloadTooLarge, RequestTimeout, TooManyAttempts, Unavailable, Unprocessable, UnsupportedMediaType};
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -33,7 +34,8 @@ pub fn routes() -> Router<AppState> {
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }
 
-/// A JSON body; anything else (wrong content type, malformed JSON) is a JSON 400/415 error.
+/// A JSON body; anything else is a JSON error: a wrong content type 415, malformed JSON 400, JSON
+/// of the wrong shape (a missing field, a number for a string) 422.
 pub struct JsonBody<T>(pub T);
 
 impl<T, S> FromRequest<S> for JsonBody<T>
@@ -46,13 +48,38 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => {
-                let status = rejection.status();
-                let body = serde_json::json!({ "error": "bad_request", "message": rejection.body_text() });
-                Err((status, Json(body)).into_response())
-            }
+            Err(rejection) => Err(refusal(rejection.status(), rejection.body_text())),
         }
     }
+}
+
+/// A path parameter; one that does not decode (percent-encoded bytes that are not UTF-8) is a
+/// JSON 400 like every other refusal, not axum's plain-text one.
+pub struct PathParam<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PathParam<T>
+where
+    Path<T>: FromRequestParts<S, Rejection = PathRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(PathParam(value)),
+            Err(rejection) => Err(refusal(rejection.status(), rejection.body_text())),
+        }
+    }
+}
+
+/// The framework's refusal of a request as `{"error": "bad_request", "message"}` with its status
+/// (400, 415, 422); one of its own faults (a route without the parameter) as `internal`.
+fn refusal(status: StatusCode, text: String) -> Response {
+    if status.is_server_error() {
+        tracing::error!(%status, %text, "extractor failed");
+        return ApiError(AppError::Internal).into_response();
+    }
+    (status, Json(serde_json::json!({ "error": "bad_request", "message": text }))).into_response()
 }
 
 /// The caller's session, from `Authorization: Bearer <token>`, checked against the database on
@@ -80,10 +107,19 @@ impl FromRequestParts<AppState> for Bearer {
     }
 }
 
+/// The login of the mail app. Lengths count Unicode characters (code points). Unknown
+/// properties are ignored.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "email": "ada@example.com", "password": "Lighthouse-Quartz-Maple-42", "device_name": "Pixel 8" }))]
 pub struct LoginBody {
+    /// Compared after trimming, Unicode NFC normalisation and lower-casing; not checked for
+    /// format. An address longer than 254 bytes in UTF-8 belongs to no account (401).
+    #[schema(max_length = 254)]
     email: String,
+    /// Never trimmed or truncated. Longer than 256 characters: 401, like any wrong password.
+    #[schema(max_length = 256)]
     password: String,
+    #[schema(schema_with = openapi::device_name)]
     device_name: String,
     /// The `device_id` an earlier login of this installation answered. A device that has logged
     /// in to the account before is throttled on a counter of its own, so strangers' failed
@@ -94,9 +130,13 @@ pub struct LoginBody {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LoginAnswer {
+    /// The bearer token: send it as `Authorization: Bearer <token>`. Shown once, never stored.
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
     token: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]{22}$")]
     session_id: String,
     /// Keep it and send it with every later login (random, not a fingerprint).
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
     device_id: String,
 }
 
@@ -104,20 +144,26 @@ pub struct LoginAnswer {
 pub struct MeAnswer {
     email: String,
     name: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]{22}$")]
     session_id: String,
 }
 
 /// A session as the API shows it; times are ISO 8601 UTC.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ApiSession {
+    #[schema(pattern = "^[A-Za-z0-9_-]{22}$")]
     id: String,
+    /// What a person would call the device: "Chrome on Linux", "Mail app on Pixel 8".
     device: String,
     ip: String,
-    #[schema(value_type = String, example = "app")]
+    #[schema(schema_with = openapi::session_kind)]
     kind: SessionKind,
     auto_login: bool,
+    #[schema(format = DateTime, example = "2026-12-01T09:30:00Z")]
     created_at: String,
+    #[schema(format = DateTime, example = "2026-12-01T09:30:00Z")]
     last_active_at: String,
+    /// The session of the token that asked.
     current: bool,
 }
 
@@ -136,10 +182,19 @@ impl From<SessionView> for ApiSession {
     }
 }
 
+// Every status an operation can answer is listed with it (the contract test, server/tests/
+// contract.rs, checks the live server against the list); the error answers are in openapi.rs.
+// Any request may get 408 or 413 from the body limit and 500 for a fault of ours.
+
 /// Log the mail app in; the session is an auto-login of kind app, named after the device.
-#[utoipa::path(post, path = "/api/v1/login", request_body = LoginBody,
-    responses((status = 200, body = LoginAnswer), (status = 401, description = "invalid_credentials"),
-              (status = 400, description = "validation"), (status = 415, description = "not JSON")))]
+#[utoipa::path(post, path = "/api/v1/login", request_body(content = LoginBody,
+        description = "`Content-Type: application/json` (parameters such as `charset` allowed), at most 16 KiB."),
+    responses((status = 200, body = LoginAnswer, description = "Logged in."),
+              (status = 400, response = LoginBadRequest), (status = 401, response = LoginRefused),
+              (status = 408, response = RequestTimeout), (status = 413, response = PayloadTooLarge),
+              (status = 415, response = UnsupportedMediaType), (status = 422, response = Unprocessable),
+              (status = 429, response = TooManyAttempts), (status = 500, response = Internal),
+              (status = 503, response = Unavailable)))]
 pub async fn login(State(state): State<AppState>, req: Request) -> Result<Json<LoginAnswer>, Response> {
     let mut client = client_info(&req, &state.trusted_proxies);
     let JsonBody(body) = JsonBody::<LoginBody>::from_request(req, &state).await?;
@@ -156,7 +211,11 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Json<L
 }
 
 /// End the calling session.
-#[utoipa::path(post, path = "/api/v1/logout", responses((status = 204), (status = 401)),
+#[utoipa::path(post, path = "/api/v1/logout",
+    responses((status = 204, description = "Logged out."), (status = 400, response = BadRequest),
+              (status = 401, response = BearerRefused), (status = 408, response = RequestTimeout),
+              (status = 413, response = PayloadTooLarge), (status = 500, response = Internal),
+              (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, caller: Bearer) -> Result<StatusCode, ApiError> {
     state.ctx.auth.log_out(&caller.session, &caller.client).await?;
@@ -164,14 +223,22 @@ pub async fn logout(State(state): State<AppState>, caller: Bearer) -> Result<Sta
 }
 
 /// Who the token belongs to.
-#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeAnswer),
-    (status = 401, description = "unauthorized, or session_ended with a reason")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me",
+    responses((status = 200, body = MeAnswer, description = "The token's account and session."),
+              (status = 400, response = BadRequest), (status = 401, response = BearerRefused),
+              (status = 408, response = RequestTimeout), (status = 413, response = PayloadTooLarge),
+              (status = 500, response = Internal), (status = 503, response = Unavailable)),
+    security(("bearer" = [])))]
 pub async fn me(caller: Bearer) -> Json<MeAnswer> {
     Json(MeAnswer { email: caller.session.email, name: caller.session.name, session_id: caller.session.session_id })
 }
 
 /// The account's active sessions, the caller's first.
-#[utoipa::path(get, path = "/api/v1/sessions", responses((status = 200, body = [ApiSession]), (status = 401)),
+#[utoipa::path(get, path = "/api/v1/sessions",
+    responses((status = 200, body = [ApiSession], description = "The active sessions."),
+              (status = 400, response = BadRequest), (status = 401, response = BearerRefused),
+              (status = 408, response = RequestTimeout), (status = 413, response = PayloadTooLarge),
+              (status = 500, response = Internal), (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn sessions(State(state): State<AppState>, caller: Bearer) -> Result<Json<Vec<ApiSession>>, ApiError> {
     let list = state.ctx.auth.list_sessions(&caller.session).await?;
@@ -180,15 +247,26 @@ pub async fn sessions(State(state): State<AppState>, caller: Bearer) -> Result<J
 
 /// End another session of the account. Already ended: 204; the caller's own: 409; never
 /// existed or another account's: 404.
-#[utoipa::path(delete, path = "/api/v1/sessions/{id}", params(("id" = String, Path)),
-    responses((status = 204), (status = 401), (status = 404), (status = 409)), security(("bearer" = [])))]
-pub async fn end_session(State(state): State<AppState>, caller: Bearer, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}",
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9_-]{22}$",
+        description = "A session's `id` from the session list. Any other value is answered 404.")),
+    responses((status = 204, description = "The session has ended (or had already)."),
+              (status = 400, response = BadRequest), (status = 401, response = BearerRefused),
+              (status = 404, response = NotFound), (status = 408, response = RequestTimeout),
+              (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge),
+              (status = 500, response = Internal), (status = 503, response = Unavailable)),
+    security(("bearer" = [])))]
+pub async fn end_session(State(state): State<AppState>, caller: Bearer, PathParam(id): PathParam<String>) -> Result<StatusCode, ApiError> {
     state.ctx.auth.end_session(&caller.session, &caller.client, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// End every session of the account, the caller's included.
-#[utoipa::path(delete, path = "/api/v1/sessions", responses((status = 204), (status = 401)),
+#[utoipa::path(delete, path = "/api/v1/sessions",
+    responses((status = 204, description = "Every session of the account has ended."),
+              (status = 400, response = BadRequest), (status = 401, response = BearerRefused),
+              (status = 408, response = RequestTimeout), (status = 413, response = PayloadTooLarge),
+              (status = 500, response = Internal), (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn terminate_all(State(state): State<AppState>, caller: Bearer) -> Result<StatusCode, ApiError> {
     state.ctx.auth.terminate_all(&caller.session, &caller.client).await?;

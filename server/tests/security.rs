@@ -95,4 +95,14 @@ backend_tests! {
         let ok = api_login(&server, "ada@example.com", PASSWORD, None).await;
         assert_eq!(ok.status, StatusCode::OK);
     }
+
+    async fn a_nul_in_an_email_or_a_session_id_is_refused_like_any_stranger_never_a_500(db) {
+        let server = TestServer::start(&db).await;
+        let mut browser = server.sign_up("Ada", "ada@example.com").await;
+        let res = server.browser().log_in("ada\u{0}@example.com", PASSWORD, false).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.text);
+        assert_eq!(res.json()["error"], "invalid_credentials");
+        let res = browser.call("end_session", &[("id", "abc\u{0}def")]).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.text);
+    }
 }

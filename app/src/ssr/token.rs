@@ -38,6 +38,12 @@ pub fn looks_like_token(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Public session ids we hand out are 22 URL-safe base64 characters; anything else names no
+/// session (and never reaches the database: PostgreSQL refuses a NUL with an error).
+pub fn looks_like_session_id(id: &str) -> bool {
+    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,8 +70,12 @@ impl AuthService {
     /// on the account never hold the owner's devices back.
     pub async fn log_in(&self, req: &LoginRequest<'_>, client: &ClientInfo) -> Result<NewLogin, AppError> {
         let email = login_email(req.email);
-        // Too long to be anyone's: no guess is possible, so nothing to count.
-        if email.len() > limits::EMAIL_MAX || req.password.chars().count() > limits::PASSWORD_MAX {
+        // Too long to be anyone's, or holding what no address may hold (sign-up refuses control
+        // characters; PostgreSQL refuses a NUL with an error): no guess is possible, nothing to count.
+        if email.len() > limits::EMAIL_MAX
+            || email.chars().any(char::is_control)
+            || req.password.chars().count() > limits::PASSWORD_MAX
+        {
             return Err(AppError::InvalidCredentials);
         }
         let device_name = match req.kind {

@@ -85,7 +85,7 @@ impl AuthService {
                 message: "You cannot end your current session here. Log out, or use \"Terminate all sessions\".".into(),
             });
         }
-        if session_id.is_empty() || session_id.len() > 64 {
+        if !token::looks_like_session_id(session_id) {
             return Err(AppError::NotFound);
         }
         let event = Event::new(EventKind::SessionEnded, Some(current.account_id), self.now())
