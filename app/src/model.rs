@@ -314,7 +314,8 @@ impl AppError {
         AppError::Validation { field: field.to_string(), message: message.into() }
     }
 
-    /// The field a validation error belongs to, so a form can show it beside that field.
+    /// The field a validation error belongs to (the API answers it as `field`; forms show the
+    /// message above their fields, and tests check which field was refused).
     pub fn field(&self) -> Option<&str> {
         match self {
             AppError::Validation { field, .. } => Some(field),

@@ -226,8 +226,8 @@ impl Browser {
         self.call_with(name, form, &[("sec-fetch-site", "same-origin")]).await
     }
 
-    /// A server function call with the given extra headers (and no implied `Sec-Fetch-Site`).
-    /// Like [`Browser::call`], but `None` when the server gave no answer (it was killed, say).
+    /// Like [`Browser::call`] (same-origin, form-encoded), but `None` when the server gave no
+    /// answer (it was killed, say) instead of panicking.
     pub async fn try_call(&mut self, name: &str, form: &[(&str, &str)]) -> Option<Answer> {
         let req = self.request(Method::POST, &format!("/api/fn/{name}")).form(form).header("sec-fetch-site", "same-origin");
         let res = req.send().await.ok()?;
@@ -236,6 +236,7 @@ impl Browser {
         Some(answer)
     }
 
+    /// A server function call with the given extra headers (and no implied `Sec-Fetch-Site`).
     pub async fn call_with(&mut self, name: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Answer {
         self.call_method(Method::POST, name, form, headers).await
     }
