@@ -209,6 +209,7 @@ impl Store {
 
 mod accounts;
 mod events;
+mod seed;
 mod sessions;
 mod sqlite_read;
 #[doc(hidden)]
