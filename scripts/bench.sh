@@ -11,6 +11,8 @@
 #   scripts/bench.sh --no-build           use target/release as it is, even if older than the sources
 #   scripts/bench.sh --no-site            never build the site (cargo-leptos); without target/site the
 #                                         WASM bundle is not measured, everything else is
+#   python3 bench/bench.py --render       measures nothing: writes bench/results.md again from
+#                                         bench/results.json (after a change of the report's text)
 #
 # Installs what it needs (Debian's wrk and brotli). Builds, only when missing or older than the
 # sources: the release server and the seeding program (`cargo build --release -p server --bin server
