@@ -9,10 +9,15 @@
 #   scripts/bench.sh --postgres           PostgreSQL instead of SQLite (--backend both: one, then the other)
 #   scripts/bench.sh --sizes 10000,100000 --duration 20 --port 3900 --keep
 #   scripts/bench.sh --no-build           use target/release as it is, even if older than the sources
+#   scripts/bench.sh --no-site            never build the site (cargo-leptos); without target/site the
+#                                         WASM bundle is not measured, everything else is
+#   python3 bench/bench.py --render       measures nothing: writes bench/results.md again from
+#                                         bench/results.json (after a change of the report's text)
 #
-# Installs what it needs (Debian's wrk and brotli), builds the release site + server with
-# `cargo leptos build --release` only when it is missing or older than the sources, and stops
-# every server it started, also when interrupted.
+# Installs what it needs (Debian's wrk and brotli). Builds, only when missing or older than the
+# sources: the release server and the seeding program (`cargo build --release -p server --bin server
+# --example postern-seed`), and the site (`cargo leptos build --release`, unless --no-site). Honours
+# CARGO_TARGET_DIR. Stops every server it started, also when interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -21,10 +26,12 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 args=()
 backend=""
 no_build=false
+no_site=false
 for a in "$@"; do
   case "$a" in
     --postgres) backend=postgres ;;
     --no-build) no_build=true ;;
+    --no-site) no_site=true ;;
     -h|--help) exec python3 bench/bench.py --help ;;
     *) args+=("$a") ;;
   esac
@@ -45,22 +52,32 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# The release build: only when it is missing or a source file is newer than the server binary.
-need_build=false
-if [[ ! -x target/release/server || ! -d target/site/pkg ]]; then
-  need_build=true
-elif [[ -n "$(find app server frontend migrations style public Cargo.toml Cargo.lock -newer target/release/server -type f -print -quit 2>/dev/null)" ]]; then
-  need_build=true
-fi
-if $need_build && $no_build; then
-  log "the release build is older than the sources; --no-build: benchmarking it anyway"
-  need_build=false
-  [[ -x target/release/server && -d target/site/pkg ]] || { echo "no release build" >&2; exit 2; }
-fi
-if $need_build; then
+target="${CARGO_TARGET_DIR:-target}"
+server_bin="$target/release/server"
+seed_bin="$target/release/examples/postern-seed"
+# Whether $1 is missing or older than any of the sources that follow it.
+stale() {
+  local out="$1"; shift
+  [[ ! -e "$out" ]] || [[ -n "$(find "$@" -newer "$out" -type f -print -quit 2>/dev/null)" ]]
+}
+rust_sources=(app server migrations Cargo.toml Cargo.lock)
+
+# The site (the WASM bundle, CSS): cargo-leptos, which also builds the server.
+if ! $no_site && ! $no_build && stale "$target/site/pkg" "${rust_sources[@]}" frontend style public; then
   scripts/setup.sh
-  log "release build (cargo leptos build --release --precompress)"
+  log "release build of the site (cargo leptos build --release --precompress)"
   nice -n 19 cargo leptos build --release --precompress
 fi
+# The server and the seeding program.
+if stale "$server_bin" "${rust_sources[@]}" || stale "$seed_bin" "${rust_sources[@]}"; then
+  if $no_build; then
+    log "the release build is older than the sources; --no-build: benchmarking it anyway"
+    [[ -x "$server_bin" && -x "$seed_bin" ]] || { echo "no release build in $target/release" >&2; exit 2; }
+  else
+    log "release build (cargo build --release -p server --bin server --example postern-seed)"
+    nice -n 19 cargo build --release -p server --bin server --example postern-seed
+  fi
+fi
+[[ -d "$target/site/pkg" ]] || log "no site build in $target/site: the WASM bundle is not measured"
 
 exec python3 bench/bench.py --command "scripts/bench.sh${*:+ $*}" "${args[@]+"${args[@]}"}"

@@ -238,6 +238,7 @@ impl Store {
 mod accounts;
 mod ending;
 mod events;
+mod seed;
 mod sessions;
 mod sqlite_read;
 /// Raw SQL for fault injection and inspection: tests only.
