@@ -75,7 +75,10 @@ if stale "$server_bin" "${rust_sources[@]}" || stale "$seed_bin" "${rust_sources
     [[ -x "$server_bin" && -x "$seed_bin" ]] || { echo "no release build in $target/release" >&2; exit 2; }
   else
     log "release build (cargo build --release -p server --bin server --example postern-seed)"
-    nice -n 19 cargo build --release -p server --bin server --example postern-seed
+    # cargo-leptos builds the server with LEPTOS_OUTPUT_NAME set, which leptos reads at compile
+    # time (the name of the WASM file pages load): the same here, or this build would recompile
+    # leptos and everything above it, and the server it leaves would name a file the site lacks.
+    LEPTOS_OUTPUT_NAME=postern nice -n 19 cargo build --release -p server --bin server --example postern-seed
   fi
 fi
 [[ -d "$target/site/pkg" ]] || log "no site build in $target/site: the WASM bundle is not measured"

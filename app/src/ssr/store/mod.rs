@@ -238,6 +238,8 @@ impl Store {
 mod accounts;
 mod ending;
 mod events;
+/// Bulk inserts for the benchmark's seeding program (server/examples/postern-seed.rs): not in the server.
+#[cfg(feature = "test-support")]
 mod seed;
 mod sessions;
 mod sqlite_read;
