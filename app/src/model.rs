@@ -48,11 +48,14 @@ impl EndReason {
 
     /// The reason `s` names; [`EndReason::Other`] (with a warning on the server) for any other.
     pub fn parse(s: &str) -> Self {
-        Self::ALL.into_iter().find(|r| r.as_str() == s).unwrap_or_else(|| {
-            #[cfg(feature = "ssr")]
-            tracing::warn!(reason = s, "unknown end reason: treated as ended");
-            EndReason::Other
-        })
+        match Self::ALL.into_iter().find(|r| r.as_str() == s) {
+            Some(reason) => reason,
+            None => {
+                #[cfg(feature = "ssr")]
+                tracing::warn!(reason = s, "unknown end reason: treated as ended");
+                EndReason::Other
+            }
+        }
     }
 }
 
