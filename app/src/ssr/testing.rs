@@ -166,19 +166,37 @@ impl Drop for TestDb {
                 let _ = std::thread::spawn(move || {
                     let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
                     rt.block_on(async move {
+                        // Retried: WITH (FORCE) cannot end an autovacuum worker that is busy in the
+                        // database ("must be a member of the role whose process is being
+                        // terminated"), and those finish soon.
                         let drop = async {
-                            let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
-                            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.ok()?;
-                            conn.close().await.ok()
+                            let mut last_error = String::new();
+                            for attempt in 1..=20u64 {
+                                match drop_database(&admin_url, &name).await {
+                                    Ok(()) => return,
+                                    Err(e) => last_error = e.to_string(),
+                                }
+                                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                            }
+                            eprintln!("note: could not drop the test database {name}: {last_error} (scripts/pg-test-db.sh --sweep will)");
                         };
                         // Generous: on a loaded machine the drop can queue behind other tests' work.
-                        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), drop).await;
+                        if tokio::time::timeout(std::time::Duration::from_secs(60), drop).await.is_err() {
+                            eprintln!("note: dropping the test database {name} took over 60 s (scripts/pg-test-db.sh --sweep will)");
+                        }
                     });
                 })
                 .join();
             }
         }
     }
+}
+
+async fn drop_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
+    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+    let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+    let _ = conn.close().await;
+    dropped.map(|_| ())
 }
 
 /// `admin_url` with its database name replaced by `name`.
