@@ -1,14 +1,28 @@
 import { defineConfig } from "@playwright/test";
+import { execFileSync } from "node:child_process";
 
 /**
  * Playwright configuration for Postern's end-to-end tests.
  *
  * The server is started by `../scripts/serve-e2e.sh` (session poll interval
- * 1000 ms for tests). Set POSTERN_REUSE_SERVER=1 to test against a server that
- * is already running, POSTERN_BASE_URL to point somewhere else and
- * CHROMIUM_PATH to use another Chromium binary.
+ * 1000 ms for tests) on 127.0.0.1:POSTERN_E2E_PORT; without that variable a
+ * free port is taken, so the tests also run while the app serves on :3000.
+ * Set POSTERN_REUSE_SERVER=1 to test against a server that is already running
+ * (on POSTERN_E2E_PORT, or at POSTERN_BASE_URL), POSTERN_BASE_URL to point
+ * somewhere else and CHROMIUM_PATH to use another Chromium binary.
  */
-const baseURL = process.env.POSTERN_BASE_URL || "http://127.0.0.1:3000";
+if (!process.env.POSTERN_E2E_PORT) {
+  // Chosen once, in the main process: the workers it starts inherit the variable, so they all
+  // agree on the port (this file is evaluated again in each of them).
+  process.env.POSTERN_E2E_PORT = execFileSync("python3", [
+    "-c",
+    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])',
+  ])
+    .toString()
+    .trim();
+}
+const port = process.env.POSTERN_E2E_PORT;
+const baseURL = process.env.POSTERN_BASE_URL || `http://127.0.0.1:${port}`;
 
 export default defineConfig({
   testDir: "./tests",
@@ -36,7 +50,8 @@ export default defineConfig({
   },
   webServer: {
     command: "bash ../scripts/serve-e2e.sh",
-    url: "http://127.0.0.1:3000/healthz",
+    url: `${baseURL}/healthz`,
+    env: { POSTERN_E2E_PORT: port },
     reuseExistingServer: !!process.env.POSTERN_REUSE_SERVER,
     timeout: 120_000,
     stdout: "pipe",

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Started by Playwright (end2end/playwright.config.ts): the release server on a fresh SQLite
-# database, with a 1 s poll so notices appear quickly.
+# database, on 127.0.0.1:POSTERN_E2E_PORT (a free port the config or scripts/test.sh chose), with
+# a 1 s poll so notices appear quickly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+port="${POSTERN_E2E_PORT:?serve-e2e.sh: set POSTERN_E2E_PORT (playwright.config.ts does)}"
 db_dir=$(mktemp -d /tmp/postern-e2e.XXXXXX)
 export DATABASE_URL="sqlite://$db_dir/postern.db"
 export POSTERN_POLL_INTERVAL_MS="${POSTERN_POLL_INTERVAL_MS:-1000}"
-export POSTERN_LISTEN=127.0.0.1:3000
+export POSTERN_LISTEN="127.0.0.1:$port"
+# The origin the cross-site checks compare against must be the one the browser uses.
+export POSTERN_PUBLIC_URL="http://127.0.0.1:$port"
+# Every test signs up its own users, all from 127.0.0.1: a test server may raise the sign-up
+# limit (nothing exempts loopback in the server itself).
+export POSTERN_SIGNUP_LIMIT_PER_HOUR="${POSTERN_SIGNUP_LIMIT_PER_HOUR:-100000}"
 export LEPTOS_SITE_ROOT=target/site
 export RUST_LOG="${RUST_LOG:-info,server=debug}"
 # The log is checked afterwards for leaked passwords and tokens (scripts/check-logs.sh).

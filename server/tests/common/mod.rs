@@ -108,24 +108,54 @@ impl TestServer {
 
 /// An HTTP client for a server that is not a [`TestServer`] (a separate process, say).
 pub fn client() -> reqwest::Client {
+    // A request that hangs fails its test in seconds instead of stalling the whole run.
+    client_with_timeout(std::time::Duration::from_secs(30))
+}
+
+/// Like [`client`], for requests that may wait long for a reason (real password hashing on a
+/// loaded machine).
+pub fn client_with_timeout(timeout: std::time::Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(CHROME)
-        // A request that hangs fails its test in seconds instead of stalling the whole run.
-        .timeout(std::time::Duration::from_secs(30))
+        .timeout(timeout)
         .build()
         .unwrap()
+}
+
+/// Asks `ready` every 20 ms until it says yes; after `within`, fails saying what did not happen.
+/// Tests wait for conditions like this, never for a fixed time: a loaded machine is slow.
+pub async fn eventually<F, Fut>(within: std::time::Duration, what: &str, mut ready: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !ready().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what} did not happen within {within:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 impl Browser {
     pub fn at(base: &str, cookie: Option<String>) -> Self {
         Browser { base: base.to_string(), http: client(), cookie, device: None }
     }
+
+    /// A browser at `base` that sends its requests through `http`.
+    pub fn at_with(base: &str, http: reqwest::Client) -> Self {
+        Browser { base: base.to_string(), http, cookie: None, device: None }
+    }
 }
 
 impl MailApp {
     pub fn at(base: &str, token: Option<String>) -> Self {
         MailApp { base: base.to_string(), http: client(), token }
+    }
+
+    /// A mail app at `base`, not logged in, that sends its requests through `http`.
+    pub fn at_with(base: &str, http: reqwest::Client) -> Self {
+        MailApp { base: base.to_string(), http, token: None }
     }
 }
 
