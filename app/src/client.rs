@@ -37,8 +37,9 @@ pub enum Answer {
 /// request and response codecs, serde_qs, the action machinery) cost more WASM than all the
 /// islands' own code. The server functions themselves are unchanged.
 pub async fn call(path: &str, body: &web_sys::UrlSearchParams) -> Result<Answer, AppError> {
-    let unreachable =
-        || AppError::Request { message: "The server could not be reached. Check your connection and try again.".into() };
+    let unreachable = || AppError::Request {
+        message: "The server could not be reached. Check your connection and try again.".into(),
+    };
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_credentials(web_sys::RequestCredentials::SameOrigin);
@@ -85,18 +86,16 @@ fn error_of(status: u16, body: &str) -> AppError {
         429 => AppError::TooManyAttempts,
         503 => AppError::Unavailable,
         500..=599 => AppError::Internal,
-        _ => AppError::Request { message: format!("The request was refused (HTTP {status}). Reload the page and try again.") },
+        _ => AppError::Request {
+            message: format!("The request was refused (HTTP {status}). Reload the page and try again."),
+        },
     }
 }
 
 /// Handles a form's submit event: submits the form in place to its server function (its
 /// `action`) instead of navigating. `pending` is true meanwhile (and stays true while a redirect
 /// loads the next page); `done` gets the outcome.
-pub fn submit(
-    ev: leptos::ev::SubmitEvent,
-    pending: RwSignal<bool>,
-    done: impl FnOnce(Result<(), AppError>) + 'static,
-) {
+pub fn submit(ev: leptos::ev::SubmitEvent, pending: RwSignal<bool>, done: impl FnOnce(Result<(), AppError>) + 'static) {
     ev.prevent_default();
     let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return };
     if pending.get_untracked() {

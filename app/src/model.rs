@@ -185,7 +185,10 @@ macro_rules! text_enum {
         where
             &'static str: sqlx::Encode<'q, DB>,
         {
-            fn encode_by_ref(&self, buf: &mut DB::ArgumentBuffer) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+            fn encode_by_ref(
+                &self,
+                buf: &mut DB::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
                 <&'static str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
             }
         }
@@ -379,7 +382,9 @@ impl Serialize for AppError {
         match self {
             AppError::Validation { field, .. } => map.serialize_entry("field", field)?,
             AppError::SessionEnded { reason } => map.serialize_entry("reason", reason)?,
-            AppError::TooManySignups { retry_after_secs } => map.serialize_entry("retry_after_secs", retry_after_secs)?,
+            AppError::TooManySignups { retry_after_secs } => {
+                map.serialize_entry("retry_after_secs", retry_after_secs)?
+            }
             _ => {}
         }
         map.end()

@@ -3,12 +3,15 @@
 
 use crate::error::ApiError;
 use crate::middleware::client_info;
+use crate::openapi::{
+    self, BadRequest, BearerRefused, Conflict, Internal, LoginBadRequest, LoginRefused, NotFound, PayloadTooLarge,
+    RequestTimeout, TooManyAttempts, Unavailable, Unprocessable, UnsupportedMediaType,
+};
 use crate::AppState;
 use app::model::{AppError, SessionKind, SessionStatus, SessionView};
 use app::ssr::service::LoginRequest;
 use app::ssr::{ClientInfo, CurrentSession};
 use app::time_fmt::iso_utc;
-use crate::openapi::{self, BadRequest, BearerRefused, Conflict, Internal, LoginBadRequest, LoginRefused, NotFound, PayloadTooLarge, RequestTimeout, TooManyAttempts, Unavailable, Unprocessable, UnsupportedMediaType};
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
@@ -256,7 +259,11 @@ pub async fn sessions(State(state): State<AppState>, caller: Bearer) -> Result<J
               (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge),
               (status = 500, response = Internal), (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
-pub async fn end_session(State(state): State<AppState>, caller: Bearer, PathParam(id): PathParam<String>) -> Result<StatusCode, ApiError> {
+pub async fn end_session(
+    State(state): State<AppState>,
+    caller: Bearer,
+    PathParam(id): PathParam<String>,
+) -> Result<StatusCode, ApiError> {
     state.ctx.auth.end_session(&caller.session, &caller.client, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -188,8 +188,14 @@ mod tests {
         assert_eq!(c.session_policy(), app::ssr::SessionPolicy::default());
         assert_eq!(c.throttle_policy(), app::ssr::ThrottlePolicy::default());
         assert_eq!(c.hash_queue_timeout(), app::ssr::password::DEFAULT_HASH_QUEUE_TIMEOUT);
-        assert_eq!((c.header_read_timeout(), c.body_read_timeout()), (Duration::from_secs(10), Duration::from_secs(10)));
-        assert!(Config::try_parse_from(["postern", "--header-read-timeout-secs", "0"]).is_err(), "no timeout is no protection");
+        assert_eq!(
+            (c.header_read_timeout(), c.body_read_timeout()),
+            (Duration::from_secs(10), Duration::from_secs(10))
+        );
+        assert!(
+            Config::try_parse_from(["postern", "--header-read-timeout-secs", "0"]).is_err(),
+            "no timeout is no protection"
+        );
     }
 
     #[test]

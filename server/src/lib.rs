@@ -44,7 +44,11 @@ pub struct AppState {
 const BODY_LIMIT: usize = 16 * 1024;
 
 /// Opens the database and builds the services from the configuration.
-pub async fn build_state(config: &Config, clock: SharedClock, hasher: PasswordHasherPool) -> Result<AppState, app::ssr::store::StoreError> {
+pub async fn build_state(
+    config: &Config,
+    clock: SharedClock,
+    hasher: PasswordHasherPool,
+) -> Result<AppState, app::ssr::store::StoreError> {
     let store = Store::connect(&config.database_url).await?;
     let auth = AuthService::new(store, clock, config.session_policy(), hasher).with_throttle(config.throttle_policy());
     let leptos_options = LeptosOptions::builder()
@@ -117,9 +121,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // One core stays free of password hashing (where there is more than one): a login storm must
     // not take every core from the requests that have to stay fast. On two cores the poll's p99
     // grows ×2.7–4.0 during a 64-way storm this way, ×4.6–6 with hashing on both (bench/results.md).
-    let concurrency = config.hash_concurrency.unwrap_or_else(|| {
-        std::thread::available_parallelism().map(|n| n.get().saturating_sub(1).max(1)).unwrap_or(1)
-    });
+    let concurrency = config
+        .hash_concurrency
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get().saturating_sub(1).max(1)).unwrap_or(1));
     let hasher = PasswordHasherPool::new(concurrency, config.hash_queue_timeout());
     let state = build_state(&config, Arc::new(SystemClock), hasher).await?;
     tracing::info!(backend = state.ctx.auth.store.backend_name(), "database ready");

@@ -65,9 +65,10 @@ impl Modify for Shapes {
                 }
             }
         }
-        openapi.extensions.get_or_insert_with(Default::default).merge(
-            ExtensionsBuilder::new().add("x-body-limit-bytes", BODY_LIMIT_BYTES).build(),
-        );
+        openapi
+            .extensions
+            .get_or_insert_with(Default::default)
+            .merge(ExtensionsBuilder::new().add("x-body-limit-bytes", BODY_LIMIT_BYTES).build());
     }
 }
 

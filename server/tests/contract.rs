@@ -45,11 +45,18 @@ impl Op {
     }
 
     fn statuses(&self) -> BTreeSet<u16> {
-        self.spec["responses"].as_object().expect("responses").keys().map(|k| k.parse().expect("a numeric status")).collect()
+        self.spec["responses"]
+            .as_object()
+            .expect("responses")
+            .keys()
+            .map(|k| k.parse().expect("a numeric status"))
+            .collect()
     }
 
     fn secured(&self) -> bool {
-        self.spec["security"].as_array().is_some_and(|s| s.iter().any(|req| req.as_object().is_some_and(|r| !r.is_empty())))
+        self.spec["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|req| req.as_object().is_some_and(|r| !r.is_empty())))
     }
 }
 
@@ -86,7 +93,10 @@ impl Doc {
 
     fn regex(&self, pattern: &str) -> Regex {
         let mut cache = self.patterns.lock().unwrap();
-        cache.entry(pattern.to_string()).or_insert_with(|| Regex::new(pattern).unwrap_or_else(|e| panic!("pattern {pattern}: {e}"))).clone()
+        cache
+            .entry(pattern.to_string())
+            .or_insert_with(|| Regex::new(pattern).unwrap_or_else(|e| panic!("pattern {pattern}: {e}")))
+            .clone()
     }
 
     /// Why `value` does not match `schema`; empty when it does. `closed`: an object may hold only
@@ -107,7 +117,11 @@ impl Doc {
             let matching = alternatives.iter().filter(|s| self.errors(s, value, closed).is_empty()).count();
             if matching != 1 {
                 let why: Vec<String> = alternatives.iter().flat_map(|s| self.errors(s, value, closed)).collect();
-                out.push(format!("{at}: matches {matching} of {} alternatives ({})", alternatives.len(), why.join("; ")));
+                out.push(format!(
+                    "{at}: matches {matching} of {} alternatives ({})",
+                    alternatives.len(),
+                    why.join("; ")
+                ));
             }
         }
         if let Some(allowed) = schema["enum"].as_array() {
@@ -184,7 +198,8 @@ impl Doc {
 
     fn property_names(&self, schema: &Value) -> BTreeSet<String> {
         let schema = self.resolve(schema);
-        let mut names: BTreeSet<String> = schema["properties"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+        let mut names: BTreeSet<String> =
+            schema["properties"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
         for part in schema["allOf"].as_array().into_iter().flatten() {
             names.extend(self.property_names(part));
         }
@@ -251,8 +266,25 @@ fn strings_for(doc: &Doc, schema: &Value, seed: Option<&str>) -> Vec<String> {
         }
     }
     for odd in [
-        '\u{0}', '\u{7}', '\t', '\n', '\u{7F}', '\u{85}', '\u{A0}', '\u{301}', '\u{344}', '\u{61C}', '\u{958}',
-        '\u{180E}', '\u{200B}', '\u{200D}', '\u{202E}', '\u{2066}', '\u{3000}', '\u{FEFF}', '\u{1D15E}',
+        '\u{0}',
+        '\u{7}',
+        '\t',
+        '\n',
+        '\u{7F}',
+        '\u{85}',
+        '\u{A0}',
+        '\u{301}',
+        '\u{344}',
+        '\u{61C}',
+        '\u{958}',
+        '\u{180E}',
+        '\u{200B}',
+        '\u{200D}',
+        '\u{202E}',
+        '\u{2066}',
+        '\u{3000}',
+        '\u{FEFF}',
+        '\u{1D15E}',
     ] {
         out.push(format!("ab{odd}cd"));
         out.push(format!("{odd}abcd{odd}"));
@@ -318,7 +350,13 @@ struct Case {
 
 fn percent_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -335,14 +373,23 @@ fn cases(doc: &Doc, op: &Op) -> Vec<Case> {
             let valid = doc.errors(schema, &json!(s), false).is_empty();
             segment_values.push((name.clone(), Segment::Text(s), valid));
         }
-        segment_values.push((name.clone(), Segment::Text("A".repeat(22)), doc.errors(schema, &json!("A".repeat(22)), false).is_empty()));
+        segment_values.push((
+            name.clone(),
+            Segment::Text("A".repeat(22)),
+            doc.errors(schema, &json!("A".repeat(22)), false).is_empty(),
+        ));
         segment_values.push((name.clone(), Segment::Own, true));
         segment_values.push((name.clone(), Segment::Raw("%FF%FE".into()), false));
     }
     let body_schema = doc.body_schema(op);
     let base_body: Option<Value> = body_schema.map(|s| example_of(doc, s));
     if let (Some(schema), Some(body)) = (body_schema, &base_body) {
-        assert!(doc.errors(schema, body, false).is_empty(), "{}: the example body is invalid: {:?}", op.name(), doc.errors(schema, body, false));
+        assert!(
+            doc.errors(schema, body, false).is_empty(),
+            "{}: the example body is invalid: {:?}",
+            op.name(),
+            doc.errors(schema, body, false)
+        );
     }
     let base = Case {
         what: "the example".into(),
@@ -421,21 +468,30 @@ fn cases(doc: &Doc, op: &Op) -> Vec<Case> {
                 out.push(classified(format!("the body {other}"), other));
             }
             let text = serde_json::to_vec(body).unwrap();
-            for (what, raw, expect) in [("malformed JSON", b"{\"email\": ".to_vec(), 400), ("an empty body", Vec::new(), 400)] {
+            for (what, raw, expect) in
+                [("malformed JSON", b"{\"email\": ".to_vec(), 400), ("an empty body", Vec::new(), 400)]
+            {
                 out.push(with(what.into(), &|c| {
                     c.body = Some(raw.clone());
                     c.valid = false;
                     c.expect = Some(expect);
                 }));
             }
-            for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("multipart/form-data; boundary=x")] {
+            for ct in [
+                None,
+                Some("text/plain"),
+                Some("application/x-www-form-urlencoded"),
+                Some("multipart/form-data; boundary=x"),
+            ] {
                 out.push(with(format!("Content-Type {ct:?}"), &|c| {
                     c.content_type = ct.map(str::to_string);
                     c.valid = false;
                     c.expect = Some(415);
                 }));
             }
-            out.push(with("Content-Type with a charset".into(), &|c| c.content_type = Some("application/json; charset=utf-8".into())));
+            out.push(with("Content-Type with a charset".into(), &|c| {
+                c.content_type = Some("application/json; charset=utf-8".into())
+            }));
             let padded = |n: usize| {
                 let mut t = text.clone();
                 t.resize(n, b' ');
@@ -472,7 +528,8 @@ fn cases(doc: &Doc, op: &Op) -> Vec<Case> {
 
 /// Logs a session of the fixture account in; returns its token and session id.
 async fn log_in(server: &TestServer, credentials: &Value) -> (String, String) {
-    let res = Answer::read(server.raw().post(server.url("/api/v1/login")).json(credentials).send().await.unwrap()).await;
+    let res =
+        Answer::read(server.raw().post(server.url("/api/v1/login")).json(credentials).send().await.unwrap()).await;
     assert_eq!(res.status.as_u16(), 200, "fixture login: {}", res.text);
     let body = res.json();
     (body["token"].as_str().unwrap().to_string(), body["session_id"].as_str().unwrap().to_string())
@@ -503,7 +560,8 @@ async fn send(server: &TestServer, doc: &Doc, op: &Op, case: &Case, credentials:
             Segment::Raw(s) => s.clone(),
         };
         assert!(
-            !matches!(segment, Segment::Own | Segment::Other) || doc.errors(&param_schema(op, name), &json!(value), false).is_empty(),
+            !matches!(segment, Segment::Own | Segment::Other)
+                || doc.errors(&param_schema(op, name), &json!(value), false).is_empty(),
             "{}: a real session id {value} does not match the documented {name}",
             op.name()
         );
@@ -539,7 +597,10 @@ async fn broken_body(server: &TestServer, method: &Method, path: &str, authoriza
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.shutdown().await.unwrap();
     let mut raw = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut raw)).await.expect("an answer in time").unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut raw))
+        .await
+        .expect("an answer in time")
+        .unwrap();
     let raw = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no answer: {raw:?}"));
     let mut lines = head.lines();
@@ -547,7 +608,8 @@ async fn broken_body(server: &TestServer, method: &Method, path: &str, authoriza
     let mut headers = reqwest::header::HeaderMap::new();
     for line in lines {
         let (k, v) = line.split_once(':').unwrap();
-        headers.append(reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()).unwrap(), v.trim().parse().unwrap());
+        headers
+            .append(reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()).unwrap(), v.trim().parse().unwrap());
     }
     Answer { status: reqwest::StatusCode::from_u16(status).unwrap(), headers, text: body.to_string() }
 }
@@ -577,7 +639,11 @@ fn problems(doc: &Doc, op: &Op, case: &Case, answer: &Answer) -> Vec<String> {
             None => out.push(format!("header {name} missing")),
             Some(v) => {
                 let schema = doc.resolve(&header["schema"]);
-                let value = if schema["type"] == "integer" { v.parse::<i64>().map(Value::from).unwrap_or(json!(v)) } else { json!(v) };
+                let value = if schema["type"] == "integer" {
+                    v.parse::<i64>().map(Value::from).unwrap_or(json!(v))
+                } else {
+                    json!(v)
+                };
                 for e in doc.errors(schema, &value, true) {
                     out.push(format!("header {name}: {e}"));
                 }
@@ -588,7 +654,10 @@ fn problems(doc: &Doc, op: &Op, case: &Case, answer: &Answer) -> Vec<String> {
         Some(content) => {
             let content_type = answer.header("content-type").unwrap_or("");
             let Some(media) = content.iter().find(|(t, _)| content_type.starts_with(t.as_str())).map(|(_, m)| m) else {
-                out.push(format!("content type {content_type:?}, the document has {:?}", content.keys().collect::<Vec<_>>()));
+                out.push(format!(
+                    "content type {content_type:?}, the document has {:?}",
+                    content.keys().collect::<Vec<_>>()
+                ));
                 return out;
             };
             match serde_json::from_str::<Value>(&answer.text) {
@@ -606,7 +675,9 @@ async fn fixture(server: &TestServer, doc: &Doc) -> Value {
     let login = doc.operations().into_iter().find(|op| op.path == "/api/v1/login").expect("the login operation");
     let credentials = example_of(doc, doc.body_schema(&login).unwrap());
     let mut browser = server.browser();
-    let res = browser.sign_up("Ada Lovelace", credentials["email"].as_str().unwrap(), credentials["password"].as_str().unwrap()).await;
+    let res = browser
+        .sign_up("Ada Lovelace", credentials["email"].as_str().unwrap(), credentials["password"].as_str().unwrap())
+        .await;
     assert_eq!(res.status.as_u16(), 200, "the example's account: {}", res.text);
     credentials
 }
@@ -621,9 +692,8 @@ async fn fetch_document(server: &TestServer) -> Doc {
 }
 
 /// Thresholds no test run reaches, so that failed logins made on purpose never throttle the rest.
-const NO_THROTTLE: &[&str] = &[
-    "--throttle-account-free", "1000000", "--throttle-ip-free", "1000000", "--throttle-account-lockout", "1000000",
-];
+const NO_THROTTLE: &[&str] =
+    &["--throttle-account-free", "1000000", "--throttle-ip-free", "1000000", "--throttle-account-lockout", "1000000"];
 
 backend_tests! {
     async fn every_answer_to_requests_made_from_the_document_is_one_the_document_describes(db) {

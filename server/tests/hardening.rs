@@ -313,12 +313,19 @@ fn forged_error_query(server_fn: &str) -> String {
 
 /// `name=value` of the flash cookie a response sets, if any.
 fn flash_cookie(answer: &Answer) -> Option<String> {
-    let set = answer.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with(FLASH))?;
+    let set =
+        answer.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with(FLASH))?;
     Some(set.split(';').next()?.to_string())
 }
 
 /// A form post as a browser without JavaScript makes it, from the page at `from`.
-async fn plain_post(server: &TestServer, session: Option<&str>, name: &str, form: &[(&str, &str)], from: &str) -> Answer {
+async fn plain_post(
+    server: &TestServer,
+    session: Option<&str>,
+    name: &str,
+    form: &[(&str, &str)],
+    from: &str,
+) -> Answer {
     let mut req = server
         .raw()
         .post(server.url(&format!("/api/fn/{name}")))

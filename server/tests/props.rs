@@ -21,9 +21,22 @@ const CASES: u32 = 64;
 /// Words that only a leaked database error or schema could put into an answer (inputs never
 /// contain them, so an echoed input cannot trip this).
 const SQL_MARKERS: &[&str] = &[
-    "sqlx", "SQLSTATE", "syntax error", "no such table", "no such column", "constraint failed", "violates",
-    "relation \"", "login_throttle", "security_events", "password_hash", "token_hash", "RETURNING", "ON CONFLICT",
-    "database error", "panicked",
+    "sqlx",
+    "SQLSTATE",
+    "syntax error",
+    "no such table",
+    "no such column",
+    "constraint failed",
+    "violates",
+    "relation \"",
+    "login_throttle",
+    "security_events",
+    "password_hash",
+    "token_hash",
+    "RETURNING",
+    "ON CONFLICT",
+    "database error",
+    "panicked",
 ];
 
 /// Strings people (and attackers) put into form fields.
@@ -119,7 +132,8 @@ impl Env {
     /// renewed session cookie (a password change that went through) is kept.
     fn check(&self, req: RequestBuilder, what: &str) -> Result<Answer, TestCaseError> {
         let answer = self.rt.block_on(async {
-            let res = req.send().await.map_err(|e| TestCaseError::fail(format!("{what}: no answer (a panic?): {e}")))?;
+            let res =
+                req.send().await.map_err(|e| TestCaseError::fail(format!("{what}: no answer (a panic?): {e}")))?;
             Ok::<_, TestCaseError>(Answer::read(res).await)
         })?;
         prop_assert!(answer.status.as_u16() < 500, "{}: {:?} {}", what, answer.status, answer.text);
@@ -160,7 +174,8 @@ fn sign_up_and_login_forms_take_anything() {
     let env = Env::start();
     let strategy = (field(), field(), field(), field(), prop::option::of(field()), any::<bool>());
     env.run(strategy, |(name, email, password, repeat, remember, signup)| {
-        let anonymous = |name: &str| env.request(Method::POST, &format!("/api/fn/{name}")).header("sec-fetch-site", "same-origin");
+        let anonymous =
+            |name: &str| env.request(Method::POST, &format!("/api/fn/{name}")).header("sec-fetch-site", "same-origin");
         if signup {
             let form = [("name", &name), ("email", &email), ("password", &password), ("repeat_password", &repeat)];
             let res = env.check(anonymous("signup").form(&form), "signup")?;
@@ -207,10 +222,23 @@ fn session_forms_take_any_id() {
 fn server_functions_take_any_raw_body() {
     let env = Env::start();
     let names = prop::sample::select(vec![
-        "login", "signup", "logout_x", "me", "sessions", "end_session", "change_password", "reset_auto_login", "nope", "",
+        "login",
+        "signup",
+        "logout_x",
+        "me",
+        "sessions",
+        "end_session",
+        "change_password",
+        "reset_auto_login",
+        "nope",
+        "",
     ]);
     let content_types = prop::sample::select(vec![
-        "application/x-www-form-urlencoded", "application/json", "text/plain", "multipart/form-data; boundary=x", "",
+        "application/x-www-form-urlencoded",
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "",
     ]);
     let body = prop::collection::vec(any::<u8>(), 0..600);
     env.run((names, content_types, body), |(name, content_type, body)| {
@@ -226,11 +254,16 @@ fn server_functions_take_any_raw_body() {
 #[test]
 fn the_api_login_takes_any_json() {
     let env = Env::start();
-    let typed = (field(), field(), field()).prop_map(|(e, p, d)| serde_json::json!({ "email": e, "password": p, "device_name": d }));
+    let typed = (field(), field(), field())
+        .prop_map(|(e, p, d)| serde_json::json!({ "email": e, "password": p, "device_name": d }));
     env.run(prop_oneof![typed, json_value()], |body| {
         let res = env.check(env.request(Method::POST, "/api/v1/login").json(&body), "api login")?;
         prop_assert!(matches!(res.status.as_u16(), 200 | 400 | 401 | 415 | 422), "{:?} {}", res.status, res.text);
-        prop_assert!(res.header("content-type").is_some_and(|v| v.starts_with("application/json")), "{:?}", res.headers);
+        prop_assert!(
+            res.header("content-type").is_some_and(|v| v.starts_with("application/json")),
+            "{:?}",
+            res.headers
+        );
         Ok(())
     });
 }
@@ -253,12 +286,19 @@ fn ending_a_session_through_the_api_takes_any_id() {
     let env = Env::start();
     env.run((field(), any::<bool>()), |(id, encode)| {
         // Encoded, the id is one path segment; raw, it may also be several, or none.
-        let path = if encode { format!("/api/v1/sessions/{}", encode_segment(&id)) } else { format!("/api/v1/sessions/{id}") };
+        let path =
+            if encode { format!("/api/v1/sessions/{}", encode_segment(&id)) } else { format!("/api/v1/sessions/{id}") };
         let req = env.request(Method::DELETE, &path).bearer_auth(&env.token);
         let res = env.check(req, "api end session")?;
         // A raw id with dot segments ("../..") leaves /api/v1 once the client normalises the path:
         // a cookie-less DELETE elsewhere is refused as cross-site (403).
-        prop_assert!(matches!(res.status.as_u16(), 204 | 400 | 401 | 403 | 404 | 405), "{}: {:?} {}", path, res.status, res.text);
+        prop_assert!(
+            matches!(res.status.as_u16(), 204 | 400 | 401 | 403 | 404 | 405),
+            "{}: {:?} {}",
+            path,
+            res.status,
+            res.text
+        );
         Ok(())
     });
     assert!(env.app_session_alive(), "no arbitrary id ended the caller's own session");
@@ -267,10 +307,20 @@ fn ending_a_session_through_the_api_takes_any_id() {
 #[test]
 fn any_cookie_header_is_harmless() {
     let env = Env::start();
-    let cookie = header_value(&["", "postern_session=", "postern_session=AAAA", "a=1; postern_session=", "__Host-postern_session="]);
+    let cookie = header_value(&[
+        "",
+        "postern_session=",
+        "postern_session=AAAA",
+        "a=1; postern_session=",
+        "__Host-postern_session=",
+    ]);
     let targets = prop::sample::select(vec![
-        (Method::GET, "/"), (Method::GET, "/login"), (Method::GET, "/settings/sessions"), (Method::GET, "/api/session/status"),
-        (Method::POST, "/api/fn/sessions"), (Method::POST, "/api/fn/logout"),
+        (Method::GET, "/"),
+        (Method::GET, "/login"),
+        (Method::GET, "/settings/sessions"),
+        (Method::GET, "/api/session/status"),
+        (Method::POST, "/api/fn/sessions"),
+        (Method::POST, "/api/fn/logout"),
     ]);
     env.run((cookie, targets), |(cookie, (method, path))| {
         let req = env.request(method, path).header(COOKIE, cookie).header("sec-fetch-site", "same-origin");
@@ -285,8 +335,11 @@ fn any_authorization_header_is_harmless() {
     let env = Env::start();
     let auth = header_value(&["", "Bearer ", "Bearer", "Basic ", "bearer "]);
     let targets = prop::sample::select(vec![
-        (Method::GET, "/api/v1/me"), (Method::GET, "/api/v1/sessions"), (Method::DELETE, "/api/v1/sessions"),
-        (Method::POST, "/api/v1/logout"), (Method::DELETE, "/api/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA"),
+        (Method::GET, "/api/v1/me"),
+        (Method::GET, "/api/v1/sessions"),
+        (Method::DELETE, "/api/v1/sessions"),
+        (Method::POST, "/api/v1/logout"),
+        (Method::DELETE, "/api/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA"),
     ]);
     env.run((auth, targets), |(auth, (method, path))| {
         let res = env.check(env.request(method, path).header(AUTHORIZATION, auth), path)?;
@@ -324,11 +377,18 @@ fn bodies_over_16_kib_are_refused_with_413() {
     let env = Env::start();
     let addr = env.server.base.trim_start_matches("http://").to_string();
     let targets = prop::sample::select(vec![
-        "/api/fn/login", "/api/fn/signup", "/api/fn/change_password", "/api/fn/end_session", "/api/v1/login", "/api/v1/logout",
-        "/login", "/no-such-path",
+        "/api/fn/login",
+        "/api/fn/signup",
+        "/api/fn/change_password",
+        "/api/fn/end_session",
+        "/api/v1/login",
+        "/api/v1/logout",
+        "/login",
+        "/no-such-path",
     ]);
     env.run((targets, 16 * 1024 + 1..64 * 1024usize, any::<u8>(), any::<bool>()), |(path, size, byte, chunked)| {
-        let content_type = if path.starts_with("/api/v1/") { "application/json" } else { "application/x-www-form-urlencoded" };
+        let content_type =
+            if path.starts_with("/api/v1/") { "application/json" } else { "application/x-www-form-urlencoded" };
         let common = format!(
             "POST {path} HTTP/1.1\r\nHost: {addr}\r\nSec-Fetch-Site: same-origin\r\nCookie: {COOKIE_NAME}={}\r\n\
              Authorization: Bearer {}\r\nContent-Type: {content_type}\r\nConnection: close\r\n",
@@ -349,7 +409,14 @@ fn bodies_over_16_kib_are_refused_with_413() {
             // Refused on the declared length alone, before a byte of the body is sent.
             raw_exchange(&addr, format!("{common}Content-Length: {size}\r\n\r\n"), Vec::new())
         });
-        prop_assert!(answer.starts_with("HTTP/1.1 413"), "{} with {} bytes (chunked: {}): {:?}", path, size, chunked, answer);
+        prop_assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "{} with {} bytes (chunked: {}): {:?}",
+            path,
+            size,
+            chunked,
+            answer
+        );
         Ok(())
     });
 }

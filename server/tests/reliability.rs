@@ -23,7 +23,8 @@ impl Process {
         let base = format!("http://127.0.0.1:{port}");
         // POSTERN_TEST_SERVER_BIN: a copy of the binary (scripts/stress-test.sh runs copies, so
         // that a build meanwhile cannot swap the program under test).
-        let program = std::env::var_os("POSTERN_TEST_SERVER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_server").into());
+        let program =
+            std::env::var_os("POSTERN_TEST_SERVER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_server").into());
         let child = Command::new(program)
             .args(["--database-url", &db.url, "--listen", &format!("127.0.0.1:{port}"), "--public-url", &base])
             .args(extra_args)
@@ -155,7 +156,13 @@ const LOGINS_PER_ACCOUNT: usize = 40;
 const CHANGES_PER_ACCOUNT: usize = 20;
 
 /// Logs app sessions of `email` in and ends every other one through `manager`, until the kill.
-async fn log_in_and_end(burst: &Burst, logins: &Mutex<Vec<Login>>, base: &str, email: &str, manager: &MailApp) -> Result<(), Stop> {
+async fn log_in_and_end(
+    burst: &Burst,
+    logins: &Mutex<Vec<Login>>,
+    base: &str,
+    email: &str,
+    manager: &MailApp,
+) -> Result<(), Stop> {
     let http = client_with_timeout(BURST_DEADLINE);
     for n in 0..LOGINS_PER_ACCOUNT {
         let what = format!("login {n} of {email}");
@@ -177,7 +184,8 @@ async fn log_in_and_end(burst: &Burst, logins: &Mutex<Vec<Login>>, base: &str, e
         if n % 2 == 0 {
             let what = format!("end of {what}");
             logins.lock().unwrap()[index].ended = Some(false);
-            let req = manager.request(Method::DELETE, &format!("/api/v1/sessions/{session_id}")).timeout(BURST_DEADLINE);
+            let req =
+                manager.request(Method::DELETE, &format!("/api/v1/sessions/{session_id}")).timeout(BURST_DEADLINE);
             let answer = burst.send(&what, req).await?;
             if answer.status != StatusCode::NO_CONTENT {
                 return burst.unexpected(&what, &answer);
@@ -191,7 +199,13 @@ async fn log_in_and_end(burst: &Burst, logins: &Mutex<Vec<Login>>, base: &str, e
 
 /// Changes the password of `browser`'s account again and again, each time with a bystander app
 /// session logged in just before, until the kill.
-async fn change_passwords(burst: &Burst, changes: &Mutex<Vec<PasswordChange>>, base: &str, email: &str, browser: &mut Browser) -> Result<(), Stop> {
+async fn change_passwords(
+    burst: &Burst,
+    changes: &Mutex<Vec<PasswordChange>>,
+    base: &str,
+    email: &str,
+    browser: &mut Browser,
+) -> Result<(), Stop> {
     let http = client_with_timeout(BURST_DEADLINE);
     let mut current = PASSWORD.to_string();
     for k in 0..CHANGES_PER_ACCOUNT {
@@ -404,7 +418,12 @@ async fn with_manager(base: String, http: reqwest::Client, email: String) -> (St
 async fn password_works(base: &str, email: &str, password: &str) -> bool {
     let mut app = MailApp::at_with(base, client_with_timeout(BURST_DEADLINE));
     let answer = app.log_in(email, password, "Check").await;
-    assert!(matches!(answer.status, StatusCode::OK | StatusCode::UNAUTHORIZED), "checking a password of {email}: {} {}", answer.status, answer.text);
+    assert!(
+        matches!(answer.status, StatusCode::OK | StatusCode::UNAUTHORIZED),
+        "checking a password of {email}: {} {}",
+        answer.status,
+        answer.text
+    );
     answer.status == StatusCode::OK
 }
 
@@ -470,7 +489,12 @@ async fn postgres_going_away_answers_503_logs_nobody_out_and_recovers_without_a_
     assert_eq!(status.status, StatusCode::SERVICE_UNAVAILABLE, "{}", status.text);
     assert_eq!(status.json()["error"], "unavailable");
     let page = web.get("/settings/sessions").await;
-    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "a page is not a redirect to the login page: {}", page.text);
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a page is not a redirect to the login page: {}",
+        page.text
+    );
     let me = app.me().await;
     assert_eq!(me.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(me.json()["error"], "unavailable");

@@ -10,7 +10,11 @@ use reqwest::{Method, StatusCode};
 
 fn assert_error_shape(res: &Answer, status: StatusCode, code: &str) {
     assert_eq!(res.status, status, "{}", res.text);
-    assert!(res.header("content-type").is_some_and(|v| v.starts_with("application/json")), "{:?}", res.header("content-type"));
+    assert!(
+        res.header("content-type").is_some_and(|v| v.starts_with("application/json")),
+        "{:?}",
+        res.header("content-type")
+    );
     let body = res.json();
     assert_eq!(body["error"], code, "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");

@@ -135,7 +135,9 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
         Some(Pending::End { device, .. }) => {
             format!("{device} will be logged out. It can log in again with your password.")
         }
-        Some(Pending::All) => "Every session of your account ends, including this one: you will be logged out here as well.".to_string(),
+        Some(Pending::All) => {
+            "Every session of your account ends, including this one: you will be logged out here as well.".to_string()
+        }
         None => String::new(),
     });
 

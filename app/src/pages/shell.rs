@@ -156,7 +156,9 @@ fn explain(reason: EndReason) -> &'static str {
         EndReason::AutoLoginReset => "Remembered logins of your account were reset.",
         EndReason::Expired => "Your session expired. For your security, sessions end after a while.",
         EndReason::LoggedOut => "You logged out.",
-        EndReason::SessionLimit => "Your account reached its limit of active sessions, and this one was the least recently used.",
+        EndReason::SessionLimit => {
+            "Your account reached its limit of active sessions, and this one was the least recently used."
+        }
         EndReason::Other => "This session has ended.",
     }
 }

@@ -24,7 +24,11 @@ pub struct CookieSettings {
 
 impl CookieSettings {
     pub fn name(&self) -> &'static str {
-        if self.secure { "__Host-postern_session" } else { "postern_session" }
+        if self.secure {
+            "__Host-postern_session"
+        } else {
+            "postern_session"
+        }
     }
 
     /// `Set-Cookie` value for a new token. A remembered login persists for `max_age_secs`; any
@@ -54,14 +58,21 @@ impl CookieSettings {
     }
 
     pub fn device_name(&self) -> &'static str {
-        if self.secure { "__Host-postern_device" } else { "postern_device" }
+        if self.secure {
+            "__Host-postern_device"
+        } else {
+            "postern_device"
+        }
     }
 
     /// `Set-Cookie` value for the browser's device id: random, long-lived (a year), never a
     /// fingerprint. A browser that has logged in to an account before is throttled on a counter
     /// of its own (see the README's "Login throttling").
     pub fn set_device(&self, device_id: &str) -> String {
-        let mut c = format!("{}={device_id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={DEVICE_MAX_AGE_SECS}", self.device_name());
+        let mut c = format!(
+            "{}={device_id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={DEVICE_MAX_AGE_SECS}",
+            self.device_name()
+        );
         if self.secure {
             c.push_str("; Secure");
         }
@@ -93,7 +104,10 @@ mod tests {
         let plain = CookieSettings { secure: false };
         assert_eq!(plain.set_device("d"), "postern_device=d; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000");
         let https = CookieSettings { secure: true };
-        assert_eq!(https.set_device("d"), "__Host-postern_device=d; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000; Secure");
+        assert_eq!(
+            https.set_device("d"),
+            "__Host-postern_device=d; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000; Secure"
+        );
         let header = "postern_session=tok; __Host-postern_device=dev";
         assert_eq!(https.device_from_header(header), Some("dev"));
         assert_eq!(plain.device_from_header(header), None);

@@ -34,7 +34,8 @@ mod tests {
 
     #[test]
     fn names_common_browsers() {
-        let chrome_linux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        let chrome_linux =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
         assert_eq!(describe(SessionKind::Browser, None, chrome_linux), "Chrome on Linux");
         let firefox_windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
         assert_eq!(describe(SessionKind::Browser, None, firefox_windows), "Firefox on Windows");

@@ -65,7 +65,9 @@ pub async fn respond<T>(body: impl std::future::Future<Output = Result<T, AppErr
             .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
             .unwrap_or(false);
         if !plain_form {
-            if let (Some(res), Ok(status)) = (use_context::<leptos_axum::ResponseOptions>(), StatusCode::from_u16(err.status())) {
+            if let (Some(res), Ok(status)) =
+                (use_context::<leptos_axum::ResponseOptions>(), StatusCode::from_u16(err.status()))
+            {
                 res.set_status(status);
                 // The error knows best when to try again (a sign-up limit says when it lifts);
                 // the outer layer fills in any 429/503 that does not say.
@@ -89,7 +91,11 @@ pub fn lifetimes() -> crate::model::Lifetimes {
     match app_context() {
         Ok(ctx) => {
             let p = &ctx.auth.policy;
-            crate::model::Lifetimes { idle_ms: p.idle_ms, max_age_ms: p.max_age_ms, remembered_max_age_ms: p.remembered_max_age_ms }
+            crate::model::Lifetimes {
+                idle_ms: p.idle_ms,
+                max_age_ms: p.max_age_ms,
+                remembered_max_age_ms: p.remembered_max_age_ms,
+            }
         }
         Err(_) => crate::model::Lifetimes::default(),
     }

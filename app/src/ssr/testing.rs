@@ -80,7 +80,10 @@ enum Cleanup {
     /// Another `TestDb` owns the database.
     Borrowed,
     Dir(PathBuf),
-    PgDatabase { admin_url: String, name: String },
+    PgDatabase {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDb {
@@ -97,7 +100,9 @@ impl TestDb {
         // The URL is the last word that looks like one: a script that produced it may have
         // printed a status line first (e.g. "Cluster is already running.").
         let configured = std::env::var("POSTERN_TEST_POSTGRES_URL").ok().and_then(|v| {
-            v.split_whitespace().rfind(|w| w.starts_with("postgres://") || w.starts_with("postgresql://")).map(str::to_string)
+            v.split_whitespace()
+                .rfind(|w| w.starts_with("postgres://") || w.starts_with("postgresql://"))
+                .map(str::to_string)
         });
         let Some(admin_url) = configured else {
             panic!(
@@ -194,7 +199,9 @@ impl Drop for TestDb {
 
 async fn drop_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
     let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-    let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+    let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(&mut conn)
+        .await;
     let _ = conn.close().await;
     dropped.map(|_| ())
 }

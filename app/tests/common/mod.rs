@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 pub use app::backend_tests;
-pub use app::ssr::testing::*;
 use app::model::SessionKind;
 use app::ssr::service::{LoginRequest, NewLogin};
+pub use app::ssr::testing::*;
 use app::ssr::{AuthService, ClientInfo, CurrentSession, Resolved};
 
 // ---- small helpers shared by the tests --------------------------------------------------------
@@ -14,8 +14,9 @@ use app::ssr::{AuthService, ClientInfo, CurrentSession, Resolved};
 pub fn client(ip: &str) -> ClientInfo {
     ClientInfo {
         ip: ip.to_string(),
-        user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
-            .to_string(),
+        user_agent:
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+                .to_string(),
         device_id: None,
     }
 }

@@ -116,7 +116,18 @@ mod tests {
         assert_eq!(parse_hop("[2001:db8::7]"), Some("2001:db8::7".parse().unwrap()));
         assert_eq!(parse_hop("[2001:db8::7]:443"), Some("2001:db8::7".parse().unwrap()));
         assert_eq!(parse_hop("::ffff:203.0.113.7"), Some("203.0.113.7".parse().unwrap()));
-        for junk in ["unknown", "junk", "203.0.113", "203.0.113.7:", "203.0.113.7:port", "[203.0.113.7]", "[2001:db8::7", "2001:db8::7]:1", "_hidden", "\"203.0.113.7\""] {
+        for junk in [
+            "unknown",
+            "junk",
+            "203.0.113",
+            "203.0.113.7:",
+            "203.0.113.7:port",
+            "[203.0.113.7]",
+            "[2001:db8::7",
+            "2001:db8::7]:1",
+            "_hidden",
+            "\"203.0.113.7\"",
+        ] {
             assert_eq!(parse_hop(junk), None, "{junk}");
         }
     }
@@ -128,12 +139,22 @@ mod tests {
         assert_eq!(walk(&["203.0.113.7:51234, 10.0.0.1:80"]), client("203.0.113.7"));
         assert_eq!(walk(&["[2001:db8::7]:443, [2001:db8::10]"]), client("2001:db8::7"));
         assert_eq!(walk(&["[2001:db8::7]"]), client("2001:db8::7"));
-        assert_eq!(walk(&["::ffff:10.0.0.1, 203.0.113.7, ::ffff:10.0.0.1"]), client("203.0.113.7"), "mapped proxies are still ours");
+        assert_eq!(
+            walk(&["::ffff:10.0.0.1, 203.0.113.7, ::ffff:10.0.0.1"]),
+            client("203.0.113.7"),
+            "mapped proxies are still ours"
+        );
     }
 
     #[test]
     fn junk_left_of_the_client_changes_nothing() {
-        for spoof in ["junk, 203.0.113.7", "unknown, 203.0.113.7", "1.2.3.4:5:6, 203.0.113.7", "[v6], 203.0.113.7", ", 203.0.113.7,"] {
+        for spoof in [
+            "junk, 203.0.113.7",
+            "unknown, 203.0.113.7",
+            "1.2.3.4:5:6, 203.0.113.7",
+            "[v6], 203.0.113.7",
+            ", 203.0.113.7,",
+        ] {
             assert_eq!(walk(&[spoof]), client("203.0.113.7"), "{spoof}");
         }
     }
@@ -152,7 +173,11 @@ mod tests {
         assert_eq!(walk(&["203.0.113.7", "unknown", "10.0.0.1"]), Forwarded::Unreadable);
         let mut h = xff(&["203.0.113.7"]);
         h.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff\xfe").unwrap());
-        assert_eq!(forwarded_client(&h, &[PROXY.parse().unwrap()]), Forwarded::Unreadable, "a header that is not text is one unreadable hop");
+        assert_eq!(
+            forwarded_client(&h, &[PROXY.parse().unwrap()]),
+            Forwarded::Unreadable,
+            "a header that is not text is one unreadable hop"
+        );
     }
 
     #[test]
@@ -165,7 +190,10 @@ mod tests {
     #[test]
     fn the_forwarded_address_is_believed_only_from_a_trusted_peer() {
         let request = |peer: &str| {
-            let mut req = Request::builder().header("x-forwarded-for", "203.0.113.7, unknown").body(axum::body::Body::empty()).unwrap();
+            let mut req = Request::builder()
+                .header("x-forwarded-for", "203.0.113.7, unknown")
+                .body(axum::body::Body::empty())
+                .unwrap();
             req.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
             req
         };

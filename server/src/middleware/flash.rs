@@ -27,7 +27,11 @@ pub struct FlashCookie {
 
 impl FlashCookie {
     fn name(self) -> &'static str {
-        if self.secure { "__Host-postern_flash" } else { "postern_flash" }
+        if self.secure {
+            "__Host-postern_flash"
+        } else {
+            "postern_flash"
+        }
     }
 
     fn header(self, value: &str, max_age: u32) -> HeaderValue {
@@ -52,7 +56,8 @@ pub async fn flash_errors(State(cookie): State<FlashCookie>, mut req: Request, n
     let mut used = false;
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         if let Some(query) = req.uri().query().filter(|q| mentions_error(q)).map(str::to_owned) {
-            let vouched = posted_error(&query).is_some_and(|(path, err)| cookie.value_in(&req).is_some_and(|v| v == digest(&path, &err)));
+            let vouched = posted_error(&query)
+                .is_some_and(|(path, err)| cookie.value_in(&req).is_some_and(|v| v == digest(&path, &err)));
             if vouched {
                 used = true;
             } else {
@@ -180,6 +185,10 @@ mod tests {
         assert_ne!(digest("ab", "c"), digest("a", "bc"));
         let set = FlashCookie { secure: true }.header(&digest("a", "b"), MAX_AGE_SECS);
         let set = set.to_str().unwrap();
-        assert!(set.starts_with("__Host-postern_flash=") && set.ends_with("; Max-Age=60; Path=/; HttpOnly; SameSite=Strict; Secure"), "{set}");
+        assert!(
+            set.starts_with("__Host-postern_flash=")
+                && set.ends_with("; Max-Age=60; Path=/; HttpOnly; SameSite=Strict; Secure"),
+            "{set}"
+        );
     }
 }

@@ -34,8 +34,9 @@ pub async fn response_headers(policy: HeaderPolicy, req: Request, next: Next) ->
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static("frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"));
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+    ));
     if policy.hsts {
         // Two years, the value hstspreload.org asks for; every subdomain is ours to keep on https.
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
@@ -84,7 +85,9 @@ mod tests {
 
     #[tokio::test]
     async fn hsts_only_under_https() {
-        let hsts = |res: &Response| res.headers().get(header::STRICT_TRANSPORT_SECURITY).map(|v| v.to_str().unwrap().to_string());
+        let hsts = |res: &Response| {
+            res.headers().get(header::STRICT_TRANSPORT_SECURITY).map(|v| v.to_str().unwrap().to_string())
+        };
         let https = HeaderPolicy { hsts: true, throttled_retry_secs: 30 };
         assert_eq!(hsts(&answer(https, "/200").await).as_deref(), Some("max-age=63072000; includeSubDomains"));
         assert_eq!(hsts(&answer(https, "/429").await).as_deref(), Some("max-age=63072000; includeSubDomains"));

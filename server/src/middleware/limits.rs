@@ -24,7 +24,8 @@ pub struct BodyLimits {
 /// with a misleading error).
 pub async fn body_limit(limits: BodyLimits, req: Request, next: Next) -> Response {
     let too_large = || json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request is too large.");
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_bytes as u64) {
         return too_large();
     }
@@ -35,7 +36,8 @@ pub async fn body_limit(limits: BodyLimits, req: Request, next: Next) -> Respons
         // The client went away or sent a broken body: its fault, and nobody is listening anyway.
         Ok(Err(_)) => return json_error(StatusCode::BAD_REQUEST, "bad_request", "The request body could not be read."),
         Err(_elapsed) => {
-            let mut res = json_error(StatusCode::REQUEST_TIMEOUT, "request_timeout", "The request body did not arrive in time.");
+            let mut res =
+                json_error(StatusCode::REQUEST_TIMEOUT, "request_timeout", "The request body did not arrive in time.");
             // The rest of the body is never read: the connection cannot carry another request.
             res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             return res;
@@ -68,7 +70,8 @@ pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
     let (mut parts, body) = res.into_parts();
     // Error bodies are a few hundred bytes; anything else is passed on as it was.
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again.").into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again.")
+            .into_response();
     };
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
         if let Ok(status) = StatusCode::from_u16(err.status()) {
@@ -99,7 +102,9 @@ pub async fn non_page_errors_as_json(req: Request, next: Next) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This address does not take this method."),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Send the body as application/json."),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request is too large."),
-        StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "Postern is temporarily unavailable — nothing was changed, try again in a moment."),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            ("unavailable", "Postern is temporarily unavailable — nothing was changed, try again in a moment.")
+        }
         s if s.is_server_error() => ("internal", "Something went wrong on our side. Please try again."),
         _ => ("bad_request", "The request could not be read."),
     };
@@ -127,10 +132,21 @@ mod tests {
         use axum::routing::post;
         use tower::ServiceExt;
         let app = axum::Router::new()
-            .route("/api/fn/args", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"bad_request","message":"missing field"}"#) }))
-            .route("/api/fn/internal", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"internal"}"#) }))
+            .route(
+                "/api/fn/args",
+                post(|| async {
+                    (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"bad_request","message":"missing field"}"#)
+                }),
+            )
+            .route(
+                "/api/fn/internal",
+                post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"internal"}"#) }),
+            )
             .route("/api/fn/plain", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "not json") }))
-            .route("/other", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"bad_request","message":"x"}"#) }))
+            .route(
+                "/other",
+                post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"bad_request","message":"x"}"#) }),
+            )
             .layer(axum::middleware::from_fn(server_fn_error_status));
         for (path, status) in [
             ("/api/fn/args", StatusCode::BAD_REQUEST),

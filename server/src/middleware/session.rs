@@ -98,10 +98,18 @@ mod tests {
         let origin = "https://mail.example.com";
         assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")]), origin));
         assert!(!same_origin(&headers(&[("sec-fetch-site", "same-site")]), origin));
-        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "https://mail.example.com")]), origin));
+        assert!(!same_origin(
+            &headers(&[("sec-fetch-site", "cross-site"), ("origin", "https://mail.example.com")]),
+            origin
+        ));
         assert!(same_origin(&headers(&[("origin", "https://mail.example.com")]), origin));
         assert!(!same_origin(&headers(&[("origin", "https://evil.example")]), origin));
-        for look_alike in ["https://mail.example.com/", "HTTPS://MAIL.EXAMPLE.COM", "https://mail.example.com.evil.example", "https://mail.example.com:443"] {
+        for look_alike in [
+            "https://mail.example.com/",
+            "HTTPS://MAIL.EXAMPLE.COM",
+            "https://mail.example.com.evil.example",
+            "https://mail.example.com:443",
+        ] {
             assert!(!same_origin(&headers(&[("origin", look_alike)]), origin), "{look_alike}");
         }
         assert!(!same_origin(&headers(&[]), origin));

@@ -235,10 +235,13 @@ impl Browser {
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
-        let cookies: Vec<String> = [self.cookie.as_ref().map(|t| format!("{COOKIE_NAME}={t}")), self.device.as_ref().map(|d| format!("postern_device={d}"))]
-            .into_iter()
-            .flatten()
-            .collect();
+        let cookies: Vec<String> = [
+            self.cookie.as_ref().map(|t| format!("{COOKIE_NAME}={t}")),
+            self.device.as_ref().map(|d| format!("postern_device={d}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if !cookies.is_empty() {
             req = req.header("cookie", cookies.join("; "));
         }
@@ -259,7 +262,8 @@ impl Browser {
     /// Like [`Browser::call`] (same-origin, form-encoded), but `None` when the server gave no
     /// answer (it was killed, say) instead of panicking.
     pub async fn try_call(&mut self, name: &str, form: &[(&str, &str)]) -> Option<Answer> {
-        let req = self.request(Method::POST, &format!("/api/fn/{name}")).form(form).header("sec-fetch-site", "same-origin");
+        let req =
+            self.request(Method::POST, &format!("/api/fn/{name}")).form(form).header("sec-fetch-site", "same-origin");
         let res = req.send().await.ok()?;
         let answer = Answer::read(res).await;
         self.absorb(&answer);
@@ -272,7 +276,13 @@ impl Browser {
     }
 
     /// Like [`Browser::call_with`], with any method (server functions only accept POST).
-    pub async fn call_method(&mut self, method: Method, name: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Answer {
+    pub async fn call_method(
+        &mut self,
+        method: Method,
+        name: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut req = self.request(method, &format!("/api/fn/{name}")).form(form);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -344,7 +354,8 @@ impl MailApp {
     /// Logs in; on success keeps the token and returns the session id.
     pub async fn log_in(&mut self, email: &str, password: &str, device: &str) -> Answer {
         let body = serde_json::json!({ "email": email, "password": password, "device_name": device });
-        let answer = Answer::read(self.request(Method::POST, "/api/v1/login").json(&body).send().await.expect("login")).await;
+        let answer =
+            Answer::read(self.request(Method::POST, "/api/v1/login").json(&body).send().await.expect("login")).await;
         if answer.status == StatusCode::OK {
             self.token = Some(answer.json()["token"].as_str().expect("token").to_string());
         }

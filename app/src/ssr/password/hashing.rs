@@ -39,7 +39,10 @@ impl HashThreads {
         HashThreads { jobs }
     }
 
-    pub(super) async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    pub(super) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
         let (done, answer) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move || {

@@ -107,12 +107,7 @@ impl PasswordHasherPool {
     }
 
     /// [`verify`](Self::verify) inside a slot taken with [`slot`](Self::slot).
-    pub async fn verify_in_slot(
-        &self,
-        _slot: &HashSlot,
-        password: &str,
-        hash: Option<&str>,
-    ) -> Result<bool, AppError> {
+    pub async fn verify_in_slot(&self, _slot: &HashSlot, password: &str, hash: Option<&str>) -> Result<bool, AppError> {
         let known = hash.is_some();
         let hash = hash.map(str::to_owned).unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
         let password = password.to_owned();
@@ -147,7 +142,9 @@ mod tests {
     async fn the_pools_new_password_check_keeps_the_policys_verdicts() {
         let pool = PasswordHasherPool::for_tests();
         assert!(pool.check_new_password("Lighthouse-Quartz-Maple-42", &[], "password", CLIENT).await.is_ok());
-        let too_easy = pool.check_new_password("alice.smith@example.com", &["alice.smith@example.com"], "new_password", CLIENT).await;
+        let too_easy = pool
+            .check_new_password("alice.smith@example.com", &["alice.smith@example.com"], "new_password", CLIENT)
+            .await;
         assert_eq!(too_easy.unwrap_err().field(), Some("new_password"));
         assert!(pool.check_new_password("short", &[], "password", CLIENT).await.is_err());
         assert!(pool.check_new_password(&"x".repeat(257), &[], "password", CLIENT).await.is_err());

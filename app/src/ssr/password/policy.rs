@@ -28,10 +28,16 @@ pub fn estimator_input(password: &str) -> &str {
 pub(super) fn check_length(password: &str, field: &str) -> Result<(), AppError> {
     let chars = password.chars().count();
     if chars < limits::PASSWORD_MIN {
-        return Err(AppError::validation(field, format!("Use at least {} characters for your password.", limits::PASSWORD_MIN)));
+        return Err(AppError::validation(
+            field,
+            format!("Use at least {} characters for your password.", limits::PASSWORD_MIN),
+        ));
     }
     if chars > limits::PASSWORD_MAX {
-        return Err(AppError::validation(field, format!("Use at most {} characters for your password.", limits::PASSWORD_MAX)));
+        return Err(AppError::validation(
+            field,
+            format!("Use at most {} characters for your password.", limits::PASSWORD_MAX),
+        ));
     }
     Ok(())
 }
@@ -72,7 +78,8 @@ mod tests {
 
     #[test]
     fn policy_penalises_own_name_and_email() {
-        assert!(check_new_password("alice.smith@example.com", &["alice.smith@example.com", "Alice Smith"], "password").is_err());
+        assert!(check_new_password("alice.smith@example.com", &["alice.smith@example.com", "Alice Smith"], "password")
+            .is_err());
     }
 
     #[test]
@@ -99,7 +106,8 @@ mod tests {
         assert!(zxcvbn::zxcvbn(&password, &[]).score() as u8 >= 3, "the whole password should look strong");
         assert!(check_new_password(&password, &[], "password").is_err());
         // And the other way round: a strong prefix carries a guessable tail.
-        let strong_first: String = tail.chars().cycle().take(ESTIMATOR_PREFIX_CHARS).chain("a".repeat(200).chars()).collect();
+        let strong_first: String =
+            tail.chars().cycle().take(ESTIMATOR_PREFIX_CHARS).chain("a".repeat(200).chars()).collect();
         assert!(check_new_password(&strong_first, &[], "password").is_ok());
     }
 }

@@ -208,7 +208,8 @@ mod tests {
             task.await.unwrap();
         }
         let served = served.lock().unwrap().clone();
-        let expected: Vec<String> = ["A0", "B", "A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9"].map(String::from).into();
+        let expected: Vec<String> =
+            ["A0", "B", "A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9"].map(String::from).into();
         assert_eq!(served, expected);
         assert_eq!(queue.free(), 1);
     }

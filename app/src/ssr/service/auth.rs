@@ -52,7 +52,9 @@ impl AuthService {
             return Err(AppError::validation("repeat_password", "The two passwords do not match."));
         }
         let attempt = self.charge(&[ThrottleKey::signup(&client.ip)], Target { account_id: None, client }).await?;
-        if let Err(err) = self.hasher.check_new_password(password, &[&email, &name], "password", queue_key(client).as_str()).await {
+        if let Err(err) =
+            self.hasher.check_new_password(password, &[&email, &name], "password", queue_key(client).as_str()).await
+        {
             // Not an account, and nothing learnt about anyone's: it does not count.
             self.refund_all(&attempt).await?;
             return Err(err);
@@ -173,11 +175,25 @@ impl AuthService {
         new_password: &str,
         repeat: &str,
     ) -> Result<String, AppError> {
-        self.confirm_password(current, client, current_password, "current_password", "Your current password is incorrect.").await?;
+        self.confirm_password(
+            current,
+            client,
+            current_password,
+            "current_password",
+            "Your current password is incorrect.",
+        )
+        .await?;
         if new_password != repeat {
             return Err(AppError::validation("repeat_new_password", "The two new passwords do not match."));
         }
-        self.hasher.check_new_password(new_password, &[&current.email, &current.name], "new_password", queue_key(client).as_str()).await?;
+        self.hasher
+            .check_new_password(
+                new_password,
+                &[&current.email, &current.name],
+                "new_password",
+                queue_key(client).as_str(),
+            )
+            .await?;
         let hash = self.hasher.hash(new_password, queue_key(client).as_str()).await?;
         let token = token::new_token();
         let token_hash = token::hash_token(&token);
@@ -196,7 +212,12 @@ impl AuthService {
 
     /// Ends every remembered login (mail apps, "Stay logged in" browsers) except the current
     /// session, which gets a fresh token and, if it was remembered, stops being so.
-    pub async fn reset_auto_login(&self, current: &CurrentSession, client: &ClientInfo, password: &str) -> Result<String, AppError> {
+    pub async fn reset_auto_login(
+        &self,
+        current: &CurrentSession,
+        client: &ClientInfo,
+        password: &str,
+    ) -> Result<String, AppError> {
         self.confirm_password(current, client, password, "password", "The password is incorrect.").await?;
         let now = self.now();
         let token = token::new_token();
@@ -205,7 +226,8 @@ impl AuthService {
             idle_expires_at: now + self.policy.idle_ms,
             expires_at: current.expires_at.min(now + self.policy.max_age_ms),
         });
-        let event = Event::new(EventKind::AutoLoginReset, Some(current.account_id), now).by(&current.session_id, &client.ip);
+        let event =
+            Event::new(EventKind::AutoLoginReset, Some(current.account_id), now).by(&current.session_id, &client.ip);
         let plan = BulkEnd {
             reason: EndReason::AutoLoginReset,
             only_auto_login: true,

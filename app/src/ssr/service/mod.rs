@@ -4,7 +4,9 @@
 use super::clock::SharedClock;
 use super::device;
 use super::password::PasswordHasherPool;
-use super::store::{AuthRow, BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Refund, Store, ThrottleRow};
+use super::store::{
+    AuthRow, BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Refund, Store, ThrottleRow,
+};
 use super::token;
 use crate::model::{limits, AccountView, AppError, EndReason, SessionKind, SessionStatus, SessionView};
 
@@ -18,8 +20,8 @@ mod validate;
 pub use policy::{Rule, SessionPolicy, ThrottleKind, ThrottlePolicy};
 pub use refusals::RefusalLog;
 pub use throttle::{account_throttle_key, ip_throttle_key, ThrottleKey};
-pub use validate::{login_email, normalize_email, validate_device_name, validate_name};
 use validate::truncate;
+pub use validate::{login_email, normalize_email, validate_device_name, validate_name};
 
 /// Where a request came from, as recorded on its session.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -40,10 +40,18 @@ impl Default for SessionPolicy {
 
 impl SessionPolicy {
     pub(super) fn idle(&self, auto_login: bool) -> i64 {
-        if auto_login { self.remembered_idle_ms } else { self.idle_ms }
+        if auto_login {
+            self.remembered_idle_ms
+        } else {
+            self.idle_ms
+        }
     }
     pub(super) fn max_age(&self, auto_login: bool) -> i64 {
-        if auto_login { self.remembered_max_age_ms } else { self.max_age_ms }
+        if auto_login {
+            self.remembered_max_age_ms
+        } else {
+            self.max_age_ms
+        }
     }
 }
 
@@ -116,13 +124,19 @@ impl ThrottlePolicy {
             ThrottleKind::Account | ThrottleKind::Reentry => Rule { limit: Some(self.account_lockout), ..account },
             ThrottleKind::Device => account,
             ThrottleKind::Address => Rule { free: self.ip_free, window_ms: self.window_ms, limit: None },
-            ThrottleKind::Signup => Rule { free: self.signups_per_hour, window_ms: HOUR, limit: Some(self.signups_per_hour) },
+            ThrottleKind::Signup => {
+                Rule { free: self.signups_per_hour, window_ms: HOUR, limit: Some(self.signups_per_hour) }
+            }
         }
     }
 
     /// Failures that still count at `now`: none once the last one is a window old.
     pub(super) fn failures_at(&self, row: &ThrottleRow, rule: Rule, now: i64) -> i64 {
-        if now - row.last_failure_at >= rule.window_ms { 0 } else { row.failures }
+        if now - row.last_failure_at >= rule.window_ms {
+            0
+        } else {
+            row.failures
+        }
     }
 
     /// How long after the last failure the next attempt must wait.

@@ -26,7 +26,14 @@ struct Pending {
 
 impl RefusalLog {
     /// Counts one refused attempt on `account_id` from `ip` at `now`.
-    pub async fn record(&self, store: &Store, account_id: i64, ip: &str, now: i64, window_ms: i64) -> Result<(), StoreError> {
+    pub async fn record(
+        &self,
+        store: &Store,
+        account_id: i64,
+        ip: &str,
+        now: i64,
+        window_ms: i64,
+    ) -> Result<(), StoreError> {
         let window_start = now - now.rem_euclid(window_ms.max(1));
         let write = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -43,7 +50,10 @@ impl RefusalLog {
                 }
                 None if full => Some(1),
                 None => {
-                    pending.insert((account_id, window_start), Pending { unwritten: 0, last_ip: ip.to_string(), last_at: now, written_at: now });
+                    pending.insert(
+                        (account_id, window_start),
+                        Pending { unwritten: 0, last_ip: ip.to_string(), last_at: now, written_at: now },
+                    );
                     Some(1)
                 }
             }

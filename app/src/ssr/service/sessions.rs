@@ -48,7 +48,6 @@ impl AuthService {
         })
     }
 
-
     pub fn account_view(current: &CurrentSession) -> AccountView {
         AccountView { name: current.name.clone(), email: current.email.clone() }
     }
@@ -79,7 +78,12 @@ impl AuthService {
     }
 
     /// Ends one of the caller's *other* sessions. The current one cannot be ended this way.
-    pub async fn end_session(&self, current: &CurrentSession, client: &ClientInfo, session_id: &str) -> Result<(), AppError> {
+    pub async fn end_session(
+        &self,
+        current: &CurrentSession,
+        client: &ClientInfo,
+        session_id: &str,
+    ) -> Result<(), AppError> {
         if session_id == current.session_id {
             return Err(AppError::Conflict {
                 message: "You cannot end your current session here. Log out, or use \"Terminate all sessions\".".into(),
@@ -109,7 +113,8 @@ impl AuthService {
     pub async fn terminate_all(&self, current: &CurrentSession, client: &ClientInfo) -> Result<u64, AppError> {
         let event = Event::new(EventKind::SessionsTerminated, Some(current.account_id), self.now())
             .by(&current.session_id, &client.ip);
-        let plan = BulkEnd { reason: EndReason::TerminatedAll, only_auto_login: false, keep: None, new_password_hash: None };
+        let plan =
+            BulkEnd { reason: EndReason::TerminatedAll, only_auto_login: false, keep: None, new_password_hash: None };
         Ok(self.store.end_sessions(current.account_id, &plan, &event).await?)
     }
 
@@ -118,11 +123,17 @@ impl AuthService {
         let now = self.now();
         self.refusals.flush(&self.store, now, self.throttle.window_ms).await?;
         // A counter is deleted once no rule remembers it: the longest window decides.
-        let longest_window = [ThrottleKind::Account, ThrottleKind::Address, ThrottleKind::Device, ThrottleKind::Reentry, ThrottleKind::Signup]
-            .into_iter()
-            .map(|kind| self.throttle.rule(kind).window_ms)
-            .max()
-            .unwrap_or(self.throttle.window_ms);
+        let longest_window = [
+            ThrottleKind::Account,
+            ThrottleKind::Address,
+            ThrottleKind::Device,
+            ThrottleKind::Reentry,
+            ThrottleKind::Signup,
+        ]
+        .into_iter()
+        .map(|kind| self.throttle.rule(kind).window_ms)
+        .max()
+        .unwrap_or(self.throttle.window_ms);
         Ok(self.store.purge(now, now - self.policy.retention_ms, now - longest_window).await?)
     }
 }

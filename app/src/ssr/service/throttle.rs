@@ -120,7 +120,10 @@ impl AuthService {
     }
 
     /// [`charge`](Self::charge) without answering the refusal: which counter refused, and until when.
-    pub(super) async fn try_charge(&self, keys: &[ThrottleKey]) -> Result<Result<Attempt, (ThrottleKey, Refused)>, AppError> {
+    pub(super) async fn try_charge(
+        &self,
+        keys: &[ThrottleKey],
+    ) -> Result<Result<Attempt, (ThrottleKey, Refused)>, AppError> {
         let now = self.now();
         let charges: Vec<(&str, i64)> = keys.iter().map(|k| (k.as_str(), now - self.rule(k).window_ms)).collect();
         let mut refusal = None;
@@ -153,7 +156,11 @@ impl AuthService {
     async fn refused(&self, key: &ThrottleKey, refused: Refused, target: Target<'_>) -> AppError {
         tracing::warn!(ip = %target.client.ip, counter = ?key.kind, "attempt throttled");
         if let Some(account_id) = target.account_id {
-            if let Err(err) = self.refusals.record(&self.store, account_id, &target.client.ip, self.now(), self.throttle.window_ms).await {
+            if let Err(err) = self
+                .refusals
+                .record(&self.store, account_id, &target.client.ip, self.now(), self.throttle.window_ms)
+                .await
+            {
                 tracing::warn!(error = %err, "could not record a refused attempt");
             }
         }
@@ -169,8 +176,10 @@ impl AuthService {
     /// the known device, the session) start again; the address loses the attempt it was charged,
     /// so successful logins never count against an address.
     pub(super) async fn refund_attempt(&self, attempt: &Attempt) -> Result<(), AppError> {
-        let (resets, refunds): (Vec<_>, Vec<_>) =
-            attempt.charged.iter().partition(|(key, _)| !matches!(key.kind, ThrottleKind::Address | ThrottleKind::Signup));
+        let (resets, refunds): (Vec<_>, Vec<_>) = attempt
+            .charged
+            .iter()
+            .partition(|(key, _)| !matches!(key.kind, ThrottleKind::Address | ThrottleKind::Signup));
         self.refund(attempt.at, &refunds, &resets).await
     }
 

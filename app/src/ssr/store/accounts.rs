@@ -51,7 +51,11 @@ impl Store {
     /// Whether the device whose id hashes to `device_hash` has logged in to the account before.
     pub async fn is_known_device(&self, account_id: i64, device_hash: &[u8]) -> Result<bool> {
         const SQL: &str = "SELECT 1 FROM known_devices WHERE account_id = $1 AND device_hash = $2";
-        let row: Option<(i32,)> = with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(device_hash).fetch_optional(pool).await?);
+        let row: Option<(i32,)> = with_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(account_id)
+            .bind(device_hash)
+            .fetch_optional(pool)
+            .await?);
         Ok(row.is_some())
     }
 }

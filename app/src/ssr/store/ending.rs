@@ -44,25 +44,34 @@ impl Store {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            let done = sqlx::query("UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL")
-                .bind(session_id)
-                .bind(expired_at)
-                .bind(EndReason::Expired)
-                .execute(&mut *tx)
-                .await?;
+            let done =
+                sqlx::query("UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL")
+                    .bind(session_id)
+                    .bind(expired_at)
+                    .bind(EndReason::Expired)
+                    .execute(&mut *tx)
+                    .await?;
             if done.rows_affected() > 0 {
                 session_set_changed!(tx, account = account_id);
-                insert_event!(tx, &Event::new(EventKind::SessionExpired, Some(account_id), expired_at).target(session_id));
+                insert_event!(
+                    tx,
+                    &Event::new(EventKind::SessionExpired, Some(account_id), expired_at).target(session_id)
+                );
             }
             tx.commit().await?;
             Ok(())
         })
     }
 
-
     /// Ends one session of `account_id`. Another account's session is `NotFound`, exactly like
     /// one that never existed.
-    pub async fn end_session(&self, account_id: i64, session_id: &str, reason: EndReason, event: &Event) -> Result<EndOutcome> {
+    pub async fn end_session(
+        &self,
+        account_id: i64,
+        session_id: &str,
+        reason: EndReason,
+        event: &Event,
+    ) -> Result<EndOutcome> {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
@@ -82,12 +91,17 @@ impl Store {
                 insert_event!(tx, event);
                 EndOutcome::Ended
             } else {
-                let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM sessions WHERE id = $1 AND account_id = $2")
-                    .bind(session_id)
-                    .bind(account_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if exists.is_some() { EndOutcome::AlreadyEnded } else { EndOutcome::NotFound }
+                let exists: Option<(String,)> =
+                    sqlx::query_as("SELECT id FROM sessions WHERE id = $1 AND account_id = $2")
+                        .bind(session_id)
+                        .bind(account_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_some() {
+                    EndOutcome::AlreadyEnded
+                } else {
+                    EndOutcome::NotFound
+                }
             };
             tx.commit().await?;
             Ok(outcome)

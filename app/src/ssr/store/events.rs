@@ -57,7 +57,14 @@ impl Store {
 
     /// Adds `count` refused attempts to the account's row for the throttle window starting at
     /// `window_start` (creating it), with the time and address of the latest.
-    pub async fn record_refused(&self, account_id: i64, window_start: i64, count: i64, at: i64, ip: &str) -> Result<()> {
+    pub async fn record_refused(
+        &self,
+        account_id: i64,
+        window_start: i64,
+        count: i64,
+        at: i64,
+        ip: &str,
+    ) -> Result<()> {
         const SQL: &str = "INSERT INTO security_events (account_id, at, kind, ip, count, aggregate_key)
                            VALUES ($1, $2, $3, $4, $5, $6)
                            ON CONFLICT (aggregate_key) DO UPDATE SET count = security_events.count + excluded.count,

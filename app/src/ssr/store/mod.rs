@@ -36,9 +36,11 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             // Another connection holds a lock past the busy timeout, or the file is gone: retryable.
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::CannotOpen) => {
-                StoreError::Unavailable(Box::new(e))
-            }
+            Some(
+                rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+                | rusqlite::ErrorCode::CannotOpen,
+            ) => StoreError::Unavailable(Box::new(e)),
             _ => StoreError::Read(e),
         }
     }
@@ -58,10 +60,9 @@ impl From<sqlx::Error> for StoreError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::DuplicateEmail => AppError::validation(
-                "email",
-                "An account with this e-mail address already exists. Log in instead?",
-            ),
+            StoreError::DuplicateEmail => {
+                AppError::validation("email", "An account with this e-mail address already exists. Log in instead?")
+            }
             // Answered like a wrong password: the password the attacker used is no longer the one.
             StoreError::CredentialsChanged => AppError::InvalidCredentials,
             StoreError::Unavailable(cause) => {
@@ -248,10 +249,10 @@ mod sqlite_read;
 pub mod test_hooks;
 mod throttle;
 
-pub use accounts::AccountRow;
 pub use crate::model::EventKind;
-pub use events::{Event, EventRow};
+pub use accounts::AccountRow;
 pub use ending::{BulkEnd, Demotion, EndOutcome, Keep};
+pub use events::{Event, EventRow};
 pub use sessions::{AuthRow, NewSession, SessionRow};
 pub(crate) use sqlite_read::SqliteReader;
 pub use throttle::{Refund, ThrottleRow};

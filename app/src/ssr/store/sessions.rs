@@ -55,7 +55,6 @@ pub struct NewSession {
     pub device_hash: Option<Vec<u8>>,
 }
 
-
 impl Store {
     /// Creates a session. An account at its limit of active sessions loses its least recently
     /// active ones first, in the same transaction.
@@ -66,10 +65,11 @@ impl Store {
             // First, so that it locks the account row (PostgreSQL): concurrent logins of one
             // account queue here, and each counts the sessions the others created.
             session_set_changed!(tx, account = s.account_id);
-            let (credentials_version,): (i64,) = sqlx::query_as("SELECT credentials_version FROM accounts WHERE id = $1")
-                .bind(s.account_id)
-                .fetch_one(&mut *tx)
-                .await?;
+            let (credentials_version,): (i64,) =
+                sqlx::query_as("SELECT credentials_version FROM accounts WHERE id = $1")
+                    .bind(s.account_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if credentials_version != s.credentials_version {
                 tx.rollback().await?;
                 return Err(StoreError::CredentialsChanged);
@@ -82,25 +82,25 @@ impl Store {
                     .await?;
             let excess = active - max_active + 1;
             if excess > 0 {
-                let oldest: Vec<(String,)> = sqlx::query_as(
-                    concat!(
-                        "SELECT id FROM sessions WHERE account_id = $1 AND ",
-                        active_at!("$2"),
-                        " ORDER BY last_active_at ASC, created_at ASC LIMIT $3"
-                    ),
-                )
+                let oldest: Vec<(String,)> = sqlx::query_as(concat!(
+                    "SELECT id FROM sessions WHERE account_id = $1 AND ",
+                    active_at!("$2"),
+                    " ORDER BY last_active_at ASC, created_at ASC LIMIT $3"
+                ))
                 .bind(s.account_id)
                 .bind(s.now)
                 .bind(excess)
                 .fetch_all(&mut *tx)
                 .await?;
                 for (id,) in oldest {
-                    sqlx::query("UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL")
-                        .bind(&id)
-                        .bind(s.now)
-                        .bind(EndReason::SessionLimit)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL",
+                    )
+                    .bind(&id)
+                    .bind(s.now)
+                    .bind(EndReason::SessionLimit)
+                    .execute(&mut *tx)
+                    .await?;
                     insert_event!(
                         tx,
                         &Event::new(EventKind::SessionEnded, Some(s.account_id), s.now)
@@ -217,5 +217,4 @@ impl Store {
         }
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(now).fetch_all(pool).await?))
     }
-
 }
