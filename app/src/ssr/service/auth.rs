@@ -52,18 +52,17 @@ impl AuthService {
             return Err(AppError::validation("repeat_password", "The two passwords do not match."));
         }
         let attempt = self.charge(&[ThrottleKey::signup(&client.ip)], Target { account_id: None, client }).await?;
-        if let Err(err) =
-            self.hasher.check_new_password(password, &[&email, &name], "password", queue_key(client).as_str()).await
-        {
+        let queue = queue_key(client);
+        if let Err(err) = self.hasher.check_new_password(password, &[&email, &name], "password", queue.as_str()).await {
             // Not an account, and nothing learnt about anyone's: it does not count.
             self.refund_all(&attempt).await?;
             return Err(err);
         }
         // Hashed before the e-mail is known to be free, so that a taken address answers no sooner.
-        let hash = self.hasher.hash(password, queue_key(client).as_str()).await?;
+        let hash = self.hasher.hash(password, queue.as_str()).await?;
         let account_id = self.store.create_account(&email, &name, &hash, self.now()).await?;
         let verified = Verified { account_id, credentials_version: 0 };
-        self.start_session(&verified, false, SessionKind::Browser, None, client).await
+        self.start_session(&verified, false, SessionKind::Browser, None, client, Device::of(client)).await
     }
 
     /// Logs in. Unknown e-mail and wrong password answer the same and cost the same; so does a
@@ -121,7 +120,7 @@ impl AuthService {
         // The mail app stays logged in: its logins are always remembered.
         let remember = req.remember || req.kind == SessionKind::App;
         let verified = Verified { account_id: account.id, credentials_version: account.credentials_version };
-        self.start_session(&verified, remember, req.kind, device_name, client).await
+        self.start_session(&verified, remember, req.kind, device_name, client, device).await
     }
 
     /// Creates the session of a verified login, unless the account's credentials changed since
@@ -133,10 +132,10 @@ impl AuthService {
         kind: SessionKind,
         device_name: Option<String>,
         client: &ClientInfo,
+        device: Device,
     ) -> Result<NewLogin, AppError> {
         let now = self.now();
         let token = token::new_token();
-        let device = Device::of(client);
         let session = NewSession {
             id: token::new_session_id(),
             token_hash: token::hash_token(&token),

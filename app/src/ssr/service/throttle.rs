@@ -96,59 +96,52 @@ impl AuthService {
         self.throttle.rule(key.kind)
     }
 
+    /// The first of `rows` whose counter says wait at `now`: its key, and until when.
+    fn first_wait(&self, keys: &[ThrottleKey], rows: &[ThrottleRow], now: i64) -> Option<(ThrottleKey, Refused)> {
+        rows.iter().find_map(|row| {
+            let key = keys.iter().find(|k| k.as_str() == row.key)?;
+            let until = self.throttle.wait_until(row, self.rule(key), now)?;
+            Some((key.clone(), Refused { until }))
+        })
+    }
+
     /// The cheap early answer while a counter says wait: no queueing for a hashing slot.
     pub(super) async fn refuse_if_throttled(&self, keys: &[ThrottleKey], target: Target<'_>) -> Result<(), AppError> {
-        let now = self.now();
+        let mut rows = Vec::with_capacity(keys.len());
         for key in keys {
-            if let Some(row) = self.store.throttle_row(key).await? {
-                if let Some(until) = self.throttle.wait_until(&row, self.rule(key), now) {
-                    return Err(self.refused(key, Refused { until }, target).await);
-                }
-            }
+            rows.extend(self.store.throttle_row(key).await?);
         }
-        Ok(())
+        match self.first_wait(keys, &rows, self.now()) {
+            Some((key, refused)) => Err(self.refused(&key, refused, target).await),
+            None => Ok(()),
+        }
     }
 
     /// Counts an attempt as a failure on each of `keys` before the password is checked,
     /// atomically with the check of the counters, so that parallel guesses cannot all pass
     /// before any is counted; or refuses it while any of them says wait.
     pub(super) async fn charge(&self, keys: &[ThrottleKey], target: Target<'_>) -> Result<Attempt, AppError> {
-        match self.try_charge(keys).await? {
-            Ok(attempt) => Ok(attempt),
-            Err((key, refused)) => Err(self.refused(&key, refused, target).await),
-        }
-    }
-
-    /// [`charge`](Self::charge) without answering the refusal: which counter refused, and until when.
-    pub(super) async fn try_charge(
-        &self,
-        keys: &[ThrottleKey],
-    ) -> Result<Result<Attempt, (ThrottleKey, Refused)>, AppError> {
         let now = self.now();
         let charges: Vec<(&str, i64)> = keys.iter().map(|k| (k.as_str(), now - self.rule(k).window_ms)).collect();
         let mut refusal = None;
         let allow = |rows: &[ThrottleRow]| {
-            for row in rows {
-                let Some(key) = keys.iter().find(|k| k.as_str() == row.key) else { continue };
-                if let Some(until) = self.throttle.wait_until(row, self.rule(key), now) {
-                    refusal = Some((key.clone(), Refused { until }));
-                    return false;
-                }
-            }
-            true
+            refusal = self.first_wait(keys, rows, now);
+            refusal.is_none()
         };
-        let charged = self.store.charge_login_attempt(&charges, now, allow).await?;
-        Ok(match (charged, refusal) {
-            (Some(rows), _) => {
+        match self.store.charge_login_attempt(&charges, now, allow).await? {
+            Some(rows) => {
                 let charged = rows
                     .into_iter()
                     .filter_map(|row| keys.iter().find(|k| k.as_str() == row.key).map(|k| (k.clone(), row)))
                     .collect();
                 Ok(Attempt { at: now, charged })
             }
-            (None, Some(refusal)) => Err(refusal),
-            (None, None) => Err((keys[0].clone(), Refused { until: now })),
-        })
+            None => {
+                // The store refuses only when `allow` did, which left the refusal behind.
+                let (key, refused) = refusal.unwrap_or_else(|| (keys[0].clone(), Refused { until: now }));
+                Err(self.refused(&key, refused, target).await)
+            }
+        }
     }
 
     /// The answer to a refused attempt. Refusals of logins to an existing account are shown to
