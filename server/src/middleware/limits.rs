@@ -108,17 +108,11 @@ pub async fn non_page_errors_as_json(req: Request, next: Next) -> Response {
         s if s.is_server_error() => ("internal", "Something went wrong on our side. Please try again."),
         _ => ("bad_request", "The request could not be read."),
     };
+    // The answer's own headers stay (Allow, Retry-After, …); only its body and what describes it change.
     let (mut parts, _) = res.into_parts();
-    let mut fresh = json_error(parts.status, code, message);
-    for keep in [header::ALLOW, header::RETRY_AFTER] {
-        if let Some(v) = parts.headers.remove(&keep) {
-            fresh.headers_mut().insert(keep, v);
-        }
-    }
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.remove(header::CONTENT_TYPE);
-    let (fresh_parts, body) = fresh.into_parts();
-    parts.headers.extend(fresh_parts.headers);
+    let (json, body) = json_error(parts.status, code, message).into_parts();
+    parts.headers.extend(json.headers);
     Response::from_parts(parts, body)
 }
 
