@@ -1,7 +1,7 @@
 //! Server functions: public HTTP endpoints under `/api/fn/`. Each one authenticates and touches
 //! only the caller's own data; every mutation is a POST (the default encoding).
 
-use crate::model::{AccountView, AppError, SessionList};
+use crate::model::{AccountView, AppError, SessionId, SessionList};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -97,7 +97,7 @@ pub async fn list_sessions() -> Result<SessionList, AppError> {
 }
 
 #[server(prefix = "/api/fn", endpoint = "end_session")]
-pub async fn end_session(id: String) -> Result<(), AppError> {
+pub async fn end_session(id: SessionId) -> Result<(), AppError> {
     use crate::ssr::request::*;
     respond(async move {
         let ctx = app_context()?;

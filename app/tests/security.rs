@@ -4,14 +4,14 @@
 #[macro_use]
 mod common;
 
-use app::model::{AppError, SessionKind};
+use app::model::{AccountId, AppError, SessionKind};
 use app::ssr::store::{Event, EventKind, NewSession, StoreError};
 use app::ssr::token;
 use app::ssr::ThrottlePolicy;
 use common::*;
 
 /// A session as a login would create it once it verified the password against `version`.
-fn session_for(account_id: i64, credentials_version: i64) -> NewSession {
+fn session_for(account_id: AccountId, credentials_version: i64) -> NewSession {
     let token = token::new_token();
     NewSession {
         id: token::new_session_id(),

@@ -308,7 +308,7 @@ backend_tests! {
         // Each wrong re-entry is in the security log, with the session and address it came from.
         let failed: Vec<_> = svc.store.events(me.account_id).await.unwrap().into_iter().filter(|e| e.kind.as_str() == "password_reentry_failed").collect();
         assert_eq!(failed.len(), 5);
-        assert!(failed.iter().all(|e| e.session_id.as_deref() == Some(me.session_id.as_str()) && e.ip.as_deref() == Some("192.0.2.30")));
+        assert!(failed.iter().all(|e| e.session_id.as_ref() == Some(&me.session_id) && e.ip.as_deref() == Some("192.0.2.30")));
         assert_eq!(failed[0].detail.as_deref(), Some("change password"));
     }
 

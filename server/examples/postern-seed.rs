@@ -93,7 +93,7 @@ struct Pool {
 /// One active, remembered session ("Stay logged in" browser, 70 %, or mail app, 30 %): last
 /// active some minutes before the run, 14 days of idle time left, so nothing expires while the
 /// benchmark runs and the first page request of a session writes "last active" once.
-fn session(account_id: i64, n: usize, now: i64) -> (String, NewSession) {
+fn session(account_id: app::model::AccountId, n: usize, now: i64) -> (String, NewSession) {
     let token = token::new_token();
     let kind = if n % 10 >= 7 { SessionKind::App } else { SessionKind::Browser };
     let user_agent = match kind {

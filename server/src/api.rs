@@ -8,7 +8,7 @@ use crate::openapi::{
     RequestTimeout, TooManyAttempts, Unavailable, Unprocessable, UnsupportedMediaType,
 };
 use crate::AppState;
-use app::model::{AppError, SessionKind, SessionStatus, SessionView};
+use app::model::{AppError, SessionId, SessionKind, SessionStatus, SessionView};
 use app::ssr::service::LoginRequest;
 use app::ssr::{ClientInfo, CurrentSession};
 use app::time_fmt::iso_utc;
@@ -136,8 +136,8 @@ pub struct LoginAnswer {
     /// The bearer token: send it as `Authorization: Bearer <token>`. Shown once, never stored.
     #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
     token: String,
-    #[schema(pattern = "^[A-Za-z0-9_-]{22}$")]
-    session_id: String,
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{22}$")]
+    session_id: SessionId,
     /// Keep it and send it with every later login (random, not a fingerprint).
     #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
     device_id: String,
@@ -147,15 +147,15 @@ pub struct LoginAnswer {
 pub struct MeAnswer {
     email: String,
     name: String,
-    #[schema(pattern = "^[A-Za-z0-9_-]{22}$")]
-    session_id: String,
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{22}$")]
+    session_id: SessionId,
 }
 
 /// A session as the API shows it; times are ISO 8601 UTC.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ApiSession {
-    #[schema(pattern = "^[A-Za-z0-9_-]{22}$")]
-    id: String,
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{22}$")]
+    id: SessionId,
     /// What a person would call the device: "Chrome on Linux", "Mail app on Pixel 8".
     device: String,
     ip: String,
@@ -262,7 +262,7 @@ pub async fn sessions(State(state): State<AppState>, caller: Bearer) -> Result<J
 pub async fn end_session(
     State(state): State<AppState>,
     caller: Bearer,
-    PathParam(id): PathParam<String>,
+    PathParam(id): PathParam<SessionId>,
 ) -> Result<StatusCode, ApiError> {
     state.ctx.auth.end_session(&caller.session, &caller.client, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -7,7 +7,7 @@ use crate::api::list_sessions;
 #[cfg(feature = "hydrate")]
 use crate::api::{EndSession, ListSessions, TerminateAll};
 use crate::components::{ConfirmDialog, FormError, TrashIcon};
-use crate::model::{AppError, SessionKind, SessionList, SessionView};
+use crate::model::{AppError, SessionId, SessionKind, SessionList, SessionView};
 use crate::time_fmt::{format_utc, iso_utc};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -16,7 +16,7 @@ use leptos_meta::Title;
 /// What the open confirmation dialog would do on OK.
 #[derive(Clone, Debug, PartialEq)]
 enum Pending {
-    End { id: String, device: String },
+    End { id: SessionId, device: String },
     All,
 }
 
@@ -107,7 +107,7 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
         }
         move || match pending.get_untracked() {
             Some(Pending::End { id, .. }) => spawn_local(async move {
-                let result = call(EndSession::PATH, &form(&[("id", &id)])).await;
+                let result = call(EndSession::PATH, &form(&[("id", id.as_str())])).await;
                 end_error.set(result.err());
                 reload();
             }),

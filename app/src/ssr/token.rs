@@ -23,8 +23,8 @@ pub fn new_token() -> String {
 }
 
 /// A new public session id, for the UI and API.
-pub fn new_session_id() -> String {
-    random_b64(ID_BYTES)
+pub fn new_session_id() -> crate::model::SessionId {
+    crate::model::SessionId(random_b64(ID_BYTES))
 }
 
 /// What the database stores in place of the token.
@@ -75,7 +75,7 @@ mod tests {
 
     #[test]
     fn session_ids_are_unique() {
-        let ids: HashSet<String> = (0..10_000).map(|_| new_session_id()).collect();
+        let ids: HashSet<crate::model::SessionId> = (0..10_000).map(|_| new_session_id()).collect();
         assert_eq!(ids.len(), 10_000);
     }
 }

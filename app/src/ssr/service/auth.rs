@@ -31,7 +31,7 @@ fn queue_key(client: &ClientInfo) -> ThrottleKey {
 
 /// The account a new session belongs to, as its password was verified.
 struct Verified {
-    account_id: i64,
+    account_id: AccountId,
     credentials_version: i64,
 }
 

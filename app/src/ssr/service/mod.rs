@@ -5,10 +5,13 @@ use super::clock::SharedClock;
 use super::device;
 use super::password::PasswordHasherPool;
 use super::store::{
-    AuthRow, BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Refund, Store, ThrottleRow,
+    AuthRow, BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Purge, Refund, Store, ThrottleRow,
+    Touch,
 };
 use super::token;
-use crate::model::{limits, AccountView, AppError, EndReason, SessionKind, SessionStatus, SessionView};
+use crate::model::{
+    limits, AccountId, AccountView, AppError, EndReason, SessionId, SessionKind, SessionStatus, SessionView,
+};
 
 mod auth;
 mod policy;
@@ -37,8 +40,8 @@ pub struct ClientInfo {
 /// An authenticated session.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CurrentSession {
-    pub session_id: String,
-    pub account_id: i64,
+    pub session_id: SessionId,
+    pub account_id: AccountId,
     pub email: String,
     pub name: String,
     pub kind: SessionKind,
@@ -76,7 +79,7 @@ impl Resolved {
 #[derive(Clone, Debug)]
 pub struct NewLogin {
     pub token: String,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub auto_login: bool,
     /// Seconds the cookie of a remembered login should persist for.
     pub max_age_secs: i64,

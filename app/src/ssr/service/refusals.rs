@@ -1,6 +1,7 @@
 //! Refused (throttled) attempts on their way to the security log: aggregated per account and
 //! throttle window, so that a flood of requests becomes a handful of writes, not one each.
 
+use crate::model::AccountId;
 use crate::ssr::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ const MAX_PENDING: usize = 10_000;
 
 #[derive(Clone, Default)]
 pub struct RefusalLog {
-    pending: Arc<Mutex<HashMap<(i64, i64), Pending>>>,
+    pending: Arc<Mutex<HashMap<(AccountId, i64), Pending>>>,
 }
 
 struct Pending {
@@ -29,7 +30,7 @@ impl RefusalLog {
     pub async fn record(
         &self,
         store: &Store,
-        account_id: i64,
+        account_id: AccountId,
         ip: &str,
         now: i64,
         window_ms: i64,
@@ -66,7 +67,7 @@ impl RefusalLog {
 
     /// Writes every count not yet written and forgets windows that ended before `now`.
     pub async fn flush(&self, store: &Store, now: i64, window_ms: i64) -> Result<(), StoreError> {
-        let due: Vec<(i64, i64, i64, i64, String)> = {
+        let due: Vec<(AccountId, i64, i64, i64, String)> = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             let due = pending
                 .iter_mut()

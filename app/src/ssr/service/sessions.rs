@@ -24,7 +24,8 @@ impl AuthService {
         }
         let stale_before = now - self.policy.activity_write_interval_ms;
         if activity && row.last_active_at <= stale_before {
-            self.store.touch(&row.id, now, now + self.policy.idle(row.auto_login), stale_before).await?;
+            let idle_expires_at = now + self.policy.idle(row.auto_login);
+            self.store.touch(&row.id, Touch { now, idle_expires_at, stale_before }).await?;
         }
         Ok(Resolved::Active(CurrentSession {
             session_id: row.id,
@@ -82,14 +83,14 @@ impl AuthService {
         &self,
         current: &CurrentSession,
         client: &ClientInfo,
-        session_id: &str,
+        session_id: &SessionId,
     ) -> Result<(), AppError> {
-        if session_id == current.session_id {
+        if *session_id == current.session_id {
             return Err(AppError::Conflict {
                 message: "You cannot end your current session here. Log out, or use \"Terminate all sessions\".".into(),
             });
         }
-        if !token::looks_like_session_id(session_id) {
+        if !token::looks_like_session_id(session_id.as_str()) {
             return Err(AppError::NotFound);
         }
         let event = Event::new(EventKind::SessionEnded, Some(current.account_id), self.now())
@@ -134,7 +135,9 @@ impl AuthService {
         .map(|kind| self.throttle.rule(kind).window_ms)
         .max()
         .unwrap_or(self.throttle.window_ms);
-        Ok(self.store.purge(now, now - self.policy.retention_ms, now - longest_window).await?)
+        let plan =
+            Purge { now, retained_since: now - self.policy.retention_ms, throttle_stale_at: now - longest_window };
+        Ok(self.store.purge(plan).await?)
     }
 }
 
@@ -150,8 +153,8 @@ mod tests {
 
     fn row(idle_expires_at: i64, expires_at: i64) -> AuthRow {
         AuthRow {
-            id: "s".into(),
-            account_id: 1,
+            id: SessionId("s".into()),
+            account_id: AccountId(1),
             kind: SessionKind::Browser,
             auto_login: false,
             last_active_at: 0,

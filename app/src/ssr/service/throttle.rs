@@ -23,13 +23,13 @@ impl ThrottleKey {
     }
 
     /// Failed logins to an account from one of its known devices (by the device id's hash).
-    pub fn device(account_id: i64, device_hash: &[u8]) -> Self {
+    pub fn device(account_id: AccountId, device_hash: &[u8]) -> Self {
         let hex: String = device_hash.iter().take(16).map(|b| format!("{b:02x}")).collect();
         Self { kind: ThrottleKind::Device, stored: format!("device:{account_id}:{hex}") }
     }
 
     /// Failed password re-entries in one session.
-    pub fn reentry(session_id: &str) -> Self {
+    pub fn reentry(session_id: &SessionId) -> Self {
         Self { kind: ThrottleKind::Reentry, stored: format!("reentry:{session_id}") }
     }
 
@@ -81,7 +81,7 @@ pub(super) struct Attempt {
 /// Who an attempt is for, so that a refusal can be shown to the account's owner.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Target<'a> {
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     pub client: &'a ClientInfo,
 }
 
@@ -250,7 +250,7 @@ mod tests {
         assert_eq!(p.wait_until(&row(&account, 100, t), p.rule(account.kind), t + p.max_delay_ms), Some(t + DAY));
         assert_eq!(p.wait_until(&row(&account, 100, t), p.rule(account.kind), t + DAY), None);
         // A known device's own counter has no such limit: it waits at most the longest delay.
-        let device = ThrottleKey::device(7, &[0xab; 32]);
+        let device = ThrottleKey::device(AccountId(7), &[0xab; 32]);
         assert_eq!(p.wait_until(&row(&device, 500, t), p.rule(device.kind), t + p.max_delay_ms), None);
     }
 
@@ -283,8 +283,8 @@ mod tests {
             ThrottleKey::account("a@example.com").as_str().to_string(),
             ThrottleKey::address("192.0.2.1").as_str().to_string(),
             ThrottleKey::signup("192.0.2.1").as_str().to_string(),
-            ThrottleKey::device(1, &[1; 32]).as_str().to_string(),
-            ThrottleKey::reentry("s1").as_str().to_string(),
+            ThrottleKey::device(AccountId(1), &[1; 32]).as_str().to_string(),
+            ThrottleKey::reentry(&SessionId("s1".into())).as_str().to_string(),
         ];
         let unique: std::collections::HashSet<_> = keys.iter().collect();
         assert_eq!(unique.len(), keys.len());

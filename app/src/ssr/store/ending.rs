@@ -21,6 +21,16 @@ pub struct Demotion {
     pub expires_at: i64,
 }
 
+/// The times of [`Store::purge`], named so that they cannot be passed in the wrong order.
+#[derive(Clone, Copy, Debug)]
+pub struct Purge {
+    pub now: i64,
+    /// Ended sessions and events older than this are deleted.
+    pub retained_since: i64,
+    /// Throttle counters whose last failure is at or before this no longer count.
+    pub throttle_stale_at: i64,
+}
+
 /// What `end_sessions` does.
 #[derive(Clone, Copy, Debug)]
 pub struct BulkEnd<'a> {
@@ -33,14 +43,14 @@ pub struct BulkEnd<'a> {
 /// The session that survives a bulk end, with its new token.
 #[derive(Clone, Copy, Debug)]
 pub struct Keep<'a> {
-    pub session_id: &'a str,
+    pub session_id: &'a SessionId,
     pub new_token_hash: &'a [u8],
     pub demote: Option<Demotion>,
 }
 
 impl Store {
     /// Marks a session that has run out as ended at the moment it ran out.
-    pub async fn mark_expired(&self, account_id: i64, session_id: &str, expired_at: i64) -> Result<()> {
+    pub async fn mark_expired(&self, account_id: AccountId, session_id: &SessionId, expired_at: i64) -> Result<()> {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
@@ -67,8 +77,8 @@ impl Store {
     /// one that never existed.
     pub async fn end_session(
         &self,
-        account_id: i64,
-        session_id: &str,
+        account_id: AccountId,
+        session_id: &SessionId,
         reason: EndReason,
         event: &Event,
     ) -> Result<EndOutcome> {
@@ -83,7 +93,7 @@ impl Store {
             .bind(account_id)
             .bind(event.at)
             .bind(reason)
-            .bind(event.session_id.as_deref())
+            .bind(event.session_id.as_ref())
             .execute(&mut *tx)
             .await?;
             let outcome = if done.rows_affected() > 0 {
@@ -112,7 +122,7 @@ impl Store {
     /// token, and possibly loses its auto-login). With `only_auto_login`, only remembered logins
     /// end. Optionally replaces the password hash in the same transaction, so a password change
     /// is never half applied. Returns how many sessions ended.
-    pub async fn end_sessions(&self, account_id: i64, plan: &BulkEnd<'_>, event: &Event) -> Result<u64> {
+    pub async fn end_sessions(&self, account_id: AccountId, plan: &BulkEnd<'_>, event: &Event) -> Result<u64> {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
@@ -133,7 +143,7 @@ impl Store {
             .bind(account_id)
             .bind(event.at)
             .bind(plan.reason)
-            .bind(event.session_id.as_deref())
+            .bind(event.session_id.as_ref())
             .bind(plan.keep.map(|k| k.session_id))
             .bind(plan.only_auto_login)
             .execute(&mut *tx)
@@ -168,9 +178,10 @@ impl Store {
     }
 
     /// Housekeeping: marks sessions that ran out as expired, then deletes sessions and events
-    /// that ended before `purge_before`, so IP addresses are not kept forever, and login-throttle
-    /// counters whose last failure is at or before `throttle_stale_at` (they no longer count).
-    pub async fn purge(&self, now: i64, purge_before: i64, throttle_stale_at: i64) -> Result<(u64, u64)> {
+    /// that ended before `plan.retained_since`, so IP addresses are not kept forever, and
+    /// login-throttle counters whose last failure is at or before `plan.throttle_stale_at`.
+    pub async fn purge(&self, plan: Purge) -> Result<(u64, u64)> {
+        let Purge { now, retained_since: purge_before, throttle_stale_at } = plan;
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;

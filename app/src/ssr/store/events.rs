@@ -5,26 +5,28 @@ use super::*;
 /// One entry of the security event log.
 #[derive(Clone, Debug)]
 pub struct Event {
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     pub at: i64,
     pub kind: EventKind,
-    pub session_id: Option<String>,
-    pub target_id: Option<String>,
+    /// The session that acted.
+    pub session_id: Option<SessionId>,
+    /// The session acted upon.
+    pub target_id: Option<SessionId>,
     pub ip: Option<String>,
     pub detail: Option<String>,
 }
 
 impl Event {
-    pub fn new(kind: EventKind, account_id: Option<i64>, at: i64) -> Self {
+    pub fn new(kind: EventKind, account_id: Option<AccountId>, at: i64) -> Self {
         Self { account_id, at, kind, session_id: None, target_id: None, ip: None, detail: None }
     }
-    pub fn by(mut self, session_id: &str, ip: &str) -> Self {
-        self.session_id = Some(session_id.to_string());
+    pub fn by(mut self, session_id: &SessionId, ip: &str) -> Self {
+        self.session_id = Some(session_id.clone());
         self.ip = Some(ip.to_string());
         self
     }
-    pub fn target(mut self, target_id: &str) -> Self {
-        self.target_id = Some(target_id.to_string());
+    pub fn target(mut self, target_id: &SessionId) -> Self {
+        self.target_id = Some(target_id.clone());
         self
     }
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -37,8 +39,8 @@ impl Event {
 pub struct EventRow {
     pub at: i64,
     pub kind: EventKind,
-    pub session_id: Option<String>,
-    pub target_id: Option<String>,
+    pub session_id: Option<SessionId>,
+    pub target_id: Option<SessionId>,
     pub ip: Option<String>,
     pub detail: Option<String>,
     /// How many attempts an aggregated row stands for; 1 for any other.
@@ -59,7 +61,7 @@ impl Store {
     /// `window_start` (creating it), with the time and address of the latest.
     pub async fn record_refused(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         window_start: i64,
         count: i64,
         at: i64,
@@ -86,7 +88,7 @@ impl Store {
     }
 
     /// The account's security events, newest first.
-    pub async fn events(&self, account_id: i64) -> Result<Vec<EventRow>> {
+    pub async fn events(&self, account_id: AccountId) -> Result<Vec<EventRow>> {
         const SQL: &str = "SELECT at, kind, session_id, target_id, ip, detail, count FROM security_events
                            WHERE account_id = $1 ORDER BY at DESC, id DESC";
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).fetch_all(pool).await?))

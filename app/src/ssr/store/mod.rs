@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::{AppError, EndReason, SessionKind};
+use crate::model::{AccountId, AppError, EndReason, SessionId, SessionKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -152,8 +152,8 @@ macro_rules! insert_event {
         .bind(ev.account_id)
         .bind(ev.at)
         .bind(ev.kind)
-        .bind(ev.session_id.as_deref())
-        .bind(ev.target_id.as_deref())
+        .bind(ev.session_id.as_ref())
+        .bind(ev.target_id.as_ref())
         .bind(ev.ip.as_deref())
         .bind(ev.detail.as_deref())
         .execute(&mut *$tx)
@@ -251,8 +251,8 @@ mod throttle;
 
 pub use crate::model::EventKind;
 pub use accounts::AccountRow;
-pub use ending::{BulkEnd, Demotion, EndOutcome, Keep};
+pub use ending::{BulkEnd, Demotion, EndOutcome, Keep, Purge};
 pub use events::{Event, EventRow};
-pub use sessions::{AuthRow, NewSession, SessionRow};
+pub use sessions::{AuthRow, NewSession, SessionRow, Touch};
 pub(crate) use sqlite_read::SqliteReader;
 pub use throttle::{Refund, ThrottleRow};

@@ -23,7 +23,7 @@ impl Store {
         accounts: &[(String, String)],
         password_hash: &str,
         now: i64,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<AccountId>> {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
@@ -39,8 +39,8 @@ impl Store {
                 });
                 // The order of RETURNING rows is not promised: match them up by e-mail.
                 insert.push(" RETURNING id, email");
-                let rows: Vec<(i64, String)> = insert.build_query_as().fetch_all(&mut *tx).await?;
-                let by_email: HashMap<String, i64> = rows.into_iter().map(|(id, email)| (email, id)).collect();
+                let rows: Vec<(AccountId, String)> = insert.build_query_as().fetch_all(&mut *tx).await?;
+                let by_email: HashMap<String, AccountId> = rows.into_iter().map(|(id, email)| (email, id)).collect();
                 for (email, _) in chunk {
                     let id = by_email.get(email).copied().ok_or_else(|| StoreError::Other(sqlx::Error::RowNotFound))?;
                     ids.push(id);

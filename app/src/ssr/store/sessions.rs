@@ -2,11 +2,20 @@
 
 use super::*;
 
+/// The three times of [`Store::touch`], named so that they cannot be passed in the wrong order.
+#[derive(Clone, Copy, Debug)]
+pub struct Touch {
+    pub now: i64,
+    pub idle_expires_at: i64,
+    /// Activity recorded after this is recent enough: no write.
+    pub stale_before: i64,
+}
+
 /// What authenticating a request needs: the session and its account, in one lookup.
 #[derive(Clone, Debug, FromRow)]
 pub struct AuthRow {
-    pub id: String,
-    pub account_id: i64,
+    pub id: SessionId,
+    pub account_id: AccountId,
     pub kind: SessionKind,
     pub auto_login: bool,
     pub last_active_at: i64,
@@ -22,7 +31,7 @@ pub struct AuthRow {
 /// A session as listed to its owner. No token, no hash.
 #[derive(Clone, Debug, FromRow)]
 pub struct SessionRow {
-    pub id: String,
+    pub id: SessionId,
     pub kind: SessionKind,
     pub auto_login: bool,
     pub device_name: Option<String>,
@@ -35,9 +44,9 @@ pub struct SessionRow {
 /// A session about to be created.
 #[derive(Clone, Debug)]
 pub struct NewSession {
-    pub id: String,
+    pub id: SessionId,
     pub token_hash: Vec<u8>,
-    pub account_id: i64,
+    pub account_id: AccountId,
     pub kind: SessionKind,
     pub auto_login: bool,
     pub device_name: Option<String>,
@@ -82,7 +91,7 @@ impl Store {
                     .await?;
             let excess = active - max_active + 1;
             if excess > 0 {
-                let oldest: Vec<(String,)> = sqlx::query_as(concat!(
+                let oldest: Vec<(SessionId,)> = sqlx::query_as(concat!(
                     "SELECT id FROM sessions WHERE account_id = $1 AND ",
                     active_at!("$2"),
                     " ORDER BY last_active_at ASC, created_at ASC LIMIT $3"
@@ -180,17 +189,23 @@ impl Store {
     /// all read an old "last active" at once (a page and its server functions, many tabs), only the
     /// first writes; the others match no row. So a session is written at most once a minute on
     /// every instance, without any state kept in a process.
-    pub async fn touch(&self, session_id: &str, now: i64, idle_expires_at: i64, stale_before: i64) -> Result<()> {
+    pub async fn touch(&self, session_id: &SessionId, t: Touch) -> Result<()> {
         const SQL: &str = "UPDATE sessions SET last_active_at = $2, idle_expires_at = $3
                            WHERE id = $1 AND ended_at IS NULL AND last_active_at <= $4";
         with_pool!(self, |pool| {
-            sqlx::query(SQL).bind(session_id).bind(now).bind(idle_expires_at).bind(stale_before).execute(pool).await?;
+            sqlx::query(SQL)
+                .bind(session_id)
+                .bind(t.now)
+                .bind(t.idle_expires_at)
+                .bind(t.stale_before)
+                .execute(pool)
+                .await?;
         });
         Ok(())
     }
 
     /// The account's active sessions, most recently active first.
-    pub async fn active_sessions(&self, account_id: i64, now: i64) -> Result<Vec<SessionRow>> {
+    pub async fn active_sessions(&self, account_id: AccountId, now: i64) -> Result<Vec<SessionRow>> {
         const SQL: &str = concat!(
             "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at
              FROM sessions WHERE account_id = $1 AND ",
@@ -200,7 +215,7 @@ impl Store {
         if let Some(reader) = &self.reader {
             return reader.read(|conn| {
                 conn.prepare_cached(SQL)?
-                    .query_map([account_id, now], |r| {
+                    .query_map((account_id, now), |r| {
                         Ok(SessionRow {
                             id: r.get(0)?,
                             kind: r.get(1)?,
