@@ -60,13 +60,17 @@ pub fn App() -> impl IntoView {
                 // without JavaScript (out-of-order streaming would need JS to swap content in), and
                 // a page this small gains nothing from streaming but the cost of it.
                 <ParentRoute path=path!("") view=pages::shell::Shell ssr=SsrMode::Async>
-                    <Route path=path!("") view=pages::shell::Inbox/>
+                    <Route path=path!("") view=pages::inbox::Mailbox/>
+                    <Route path=path!("inbox/:id") view=pages::inbox::MessagePage/>
                     <ParentRoute path=path!("settings") view=pages::settings::SettingsLayout>
                         <Route path=path!("") view=pages::settings::SettingsHome/>
                         <Route path=path!("sessions") view=pages::sessions::SessionsPage/>
+                        <Route path=path!("activity") view=pages::activity::ActivityPage/>
                         <Route path=path!("password") view=pages::settings::PasswordPage/>
                     </ParentRoute>
-                    <Route path=path!("account/security") view=pages::settings::SecurityPage/>
+                    <Route path=path!("account") view=pages::account::MyAccountPage/>
+                    <Route path=path!("account/security") view=pages::account::SecurityPage/>
+                    <Route path=path!("account/secure") view=pages::account::SecurePage/>
                 </ParentRoute>
             </Routes>
         </Router>

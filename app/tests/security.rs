@@ -27,6 +27,8 @@ fn session_for(account_id: AccountId, credentials_version: i64) -> NewSession {
         expires_at: T0 + HOUR,
         credentials_version,
         device_hash: None,
+        announce_if_new: false,
+        device_label: String::new(),
     }
 }
 

@@ -19,6 +19,7 @@ fn short_policy() -> SessionPolicy {
         remembered_idle_ms: DAY,
         remembered_max_age_ms: 7 * DAY,
         retention_ms: DAY,
+        known_device_retention_ms: 30 * DAY,
         max_active: 100,
         activity_write_interval_ms: MINUTE,
     }

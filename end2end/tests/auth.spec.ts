@@ -111,7 +111,15 @@ test.describe("sign up, log in, log out", () => {
 });
 
 test.describe("pages that need a session", () => {
-  for (const path of ["/", "/settings", "/settings/sessions", "/settings/password", "/account/security"]) {
+  for (const path of [
+    "/",
+    "/settings",
+    "/settings/sessions",
+    "/settings/password",
+    "/settings/activity",
+    "/account",
+    "/account/security",
+  ]) {
     test(`${path} without a session redirects to /login`, async ({ page }) => {
       await page.goto(path);
       await expect(page).toHaveURL(atPath("/login"));
@@ -145,6 +153,8 @@ test("every page hydrates without errors", async ({ page }) => {
     ["/settings/sessions", () => expect(new SessionsPage(page).heading).toBeVisible()],
     ["/settings/password", () => expect(page.getByLabel("Current password", { exact: true })).toBeVisible()],
     ["/account/security", () => expect(page.getByRole("heading", { name: "Reset auto-login" })).toBeVisible()],
+    ["/account", () => expect(page.getByRole("heading", { level: 1, name: "My Account" })).toBeVisible()],
+    ["/settings/activity", () => expect(page.getByRole("heading", { level: 1, name: "Security activity" })).toBeVisible()],
   ];
   for (const [path, check] of pages) {
     await test.step(path, async () => {

@@ -44,7 +44,7 @@ test("Reset auto-login ends every auto-login session and nothing else", async ({
 
   // My Account → Security options.
   await shell.goto();
-  const security = await shell.openMyAccount();
+  const security = await shell.openSecurityOptions();
 
   await test.step("a wrong password is refused and nothing ends", async () => {
     await security.resetAutoLogin("Not-My-Password-55");

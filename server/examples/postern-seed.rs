@@ -116,6 +116,8 @@ fn session(account_id: app::model::AccountId, n: usize, now: i64) -> (String, Ne
         expires_at: last_active + 29 * DAY,
         credentials_version: 0,
         device_hash: None,
+        announce_if_new: false,
+        device_label: String::new(),
     };
     (token, s)
 }
@@ -134,7 +136,14 @@ async fn base(store: &Store, hash: &str, now: i64, batch: usize, b: &Base) -> an
     let accounts = n.div_ceil(SESSIONS_PER_ACCOUNT).max(1);
 
     // Account 0, the Manage Sessions page's, and its sessions the way the server creates them.
-    let first = store.create_account("user0@bench.example", "User 0", hash, now - 30 * DAY).await?;
+    let first = store
+        .create_account(
+            "user0@bench.example",
+            "User 0",
+            hash,
+            Event::new(EventKind::AccountCreated, None, now - 30 * DAY),
+        )
+        .await?;
     let mut page_tokens = Vec::new();
     for i in 0..SESSIONS_PER_ACCOUNT.min(n) {
         let (token, s) = session(first, i, now);
@@ -176,7 +185,14 @@ async fn base(store: &Store, hash: &str, now: i64, batch: usize, b: &Base) -> an
     let mut emails = Vec::new();
     for j in 0..b.login_accounts {
         let email = format!("login{j}@bench.example");
-        store.create_account(&email, &format!("Login {j}"), hash, now - 30 * DAY).await?;
+        store
+            .create_account(
+                &email,
+                &format!("Login {j}"),
+                hash,
+                Event::new(EventKind::AccountCreated, None, now - 30 * DAY),
+            )
+            .await?;
         emails.push(email);
     }
     store.seed_finish().await?;

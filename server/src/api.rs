@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .route("/api/v1/sessions", get(sessions).delete(terminate_all))
         .route("/api/v1/sessions/{id}", delete(end_session))
+        .route("/api/v1/messages", get(messages))
         .route(app::model::STATUS_PATH, get(status))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -268,16 +269,82 @@ pub async fn end_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// End every session of the account, the caller's included.
-#[utoipa::path(delete, path = "/api/v1/sessions",
-    responses((status = 204, description = "Every session of the account has ended."),
+/// Which sessions `DELETE /api/v1/sessions` ends.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TerminateQuery {
+    /// `current`: end every session except the caller's ("End all other sessions"). Without it,
+    /// every session ends, the caller's included. Any other value is answered 400.
+    except: Option<String>,
+}
+
+/// End every session of the account, the caller's included; with `?except=current`, every
+/// session but the caller's.
+///
+/// `curl -X DELETE -H "Authorization: Bearer $TOKEN" "https://mail.example/api/v1/sessions?except=current"`
+#[utoipa::path(delete, path = "/api/v1/sessions", params(TerminateQuery),
+    responses((status = 204, description = "The sessions have ended: all of them, or all but the caller's with `except=current`."),
               (status = 400, response = BadRequest), (status = 401, response = BearerRefused),
               (status = 408, response = RequestTimeout), (status = 413, response = PayloadTooLarge),
               (status = 500, response = Internal), (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
-pub async fn terminate_all(State(state): State<AppState>, caller: Bearer) -> Result<StatusCode, ApiError> {
-    state.ctx.auth.terminate_all(&caller.session, &caller.client).await?;
+pub async fn terminate_all(
+    State(state): State<AppState>,
+    caller: Bearer,
+    axum::extract::Query(query): axum::extract::Query<TerminateQuery>,
+) -> Result<StatusCode, ApiError> {
+    match query.except.as_deref() {
+        None => state.ctx.auth.terminate_all(&caller.session, &caller.client).await?,
+        Some("current") => state.ctx.auth.end_other_sessions(&caller.session, &caller.client).await?,
+        Some(_) => return Err(AppError::validation("except", "`except` can only be `current`.").into()),
+    };
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A message in the account's Inbox; times are ISO 8601 UTC.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiMessage {
+    id: i64,
+    #[schema(example = "New login to your account")]
+    subject: &'static str,
+    /// The device of the login the message is about: "Firefox on Windows", "Mail app on Pixel 8".
+    device: String,
+    ip: String,
+    #[schema(format = DateTime, example = "2026-12-01T09:30:00Z")]
+    at: String,
+    read: bool,
+    /// The message is about the very session that asked.
+    this_session: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiMessages {
+    messages: Vec<ApiMessage>,
+}
+
+/// The account's Inbox messages (new logins from devices not seen before), newest first.
+#[utoipa::path(get, path = "/api/v1/messages",
+    responses((status = 200, body = ApiMessages, description = "The messages, newest first."),
+              (status = 400, response = BadRequest), (status = 401, response = BearerRefused),
+              (status = 408, response = RequestTimeout), (status = 413, response = PayloadTooLarge),
+              (status = 500, response = Internal), (status = 503, response = Unavailable)),
+    security(("bearer" = [])))]
+pub async fn messages(State(state): State<AppState>, caller: Bearer) -> Result<Json<ApiMessages>, ApiError> {
+    let inbox = state.ctx.auth.inbox(&caller.session).await?;
+    let messages = inbox
+        .messages
+        .into_iter()
+        .map(|m| ApiMessage {
+            id: m.id,
+            subject: app::model::NEW_LOGIN_SUBJECT,
+            device: m.device,
+            ip: m.ip,
+            at: iso_utc(m.at),
+            read: m.read,
+            this_session: m.this_session,
+        })
+        .collect();
+    Ok(Json(ApiMessages { messages }))
 }
 
 /// The page poll: always 200 with the session's state, never counted as activity.

@@ -46,6 +46,11 @@ pub struct Config {
     #[arg(long, env = "POSTERN_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: i64,
 
+    /// Days after its last login that a device stays known to an account: a login from it
+    /// after that counts as a new device again (and leaves a "New login" message).
+    #[arg(long, env = "POSTERN_KNOWN_DEVICE_DAYS", default_value_t = 365)]
+    pub known_device_days: i64,
+
     /// Active sessions an account may have; a login beyond it ends the least recently active.
     #[arg(long, env = "POSTERN_MAX_SESSIONS", default_value_t = 100)]
     pub max_sessions: i64,
@@ -128,6 +133,7 @@ impl Config {
             remembered_idle_ms: self.remembered_idle_days * 24 * 60 * MINUTE,
             remembered_max_age_ms: self.remembered_max_age_days * 24 * 60 * MINUTE,
             retention_ms: self.retention_days * 24 * 60 * MINUTE,
+            known_device_retention_ms: self.known_device_days * 24 * 60 * MINUTE,
             max_active: self.max_sessions,
             ..Default::default()
         }

@@ -3,6 +3,7 @@
 // The pages' view types (islands nest server-rendered children) are deep.
 #![recursion_limit = "256"]
 
+pub mod activity_csv;
 pub mod api;
 pub mod config;
 pub mod error;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos_options.clone()),
         )
         .merge(api::routes())
+        .route(activity_csv::ACTIVITY_CSV_PATH, get(activity_csv::download))
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))

@@ -1,6 +1,9 @@
 //! One module per page.
 
+pub mod account;
+pub mod activity;
 pub mod auth;
+pub mod inbox;
 pub mod sessions;
 pub mod settings;
 pub mod shell;

@@ -5,9 +5,9 @@
 use super::shell::PolledVersion;
 use crate::api::list_sessions;
 #[cfg(feature = "hydrate")]
-use crate::api::{EndSession, ListSessions, TerminateAll};
+use crate::api::{EndOtherSessions, EndSession, ListSessions, TerminateAll};
 use crate::components::{ConfirmDialog, FormError, TrashIcon};
-use crate::model::{AppError, SessionId, SessionKind, SessionList, SessionView};
+use crate::model::{AppError, EndedSessionView, SessionId, SessionKind, SessionList, SessionView};
 use crate::time_fmt::{format_utc, iso_utc};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -17,16 +17,24 @@ use leptos_meta::Title;
 #[derive(Clone, Debug, PartialEq)]
 enum Pending {
     End { id: SessionId, device: String },
+    Others,
     All,
 }
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
     let sessions = Resource::new(|| (), |_| list_sessions());
+    // Where "Secure my account" leads (`api::SECURED_PATH`).
+    let secured = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("secured").is_some());
 
     view! {
         <Title text="Manage Sessions"/>
         <h1 id="sessions-heading">"Manage Sessions"</h1>
+        {secured.then(|| view! {
+            <p class="form-success" role="status">
+                "Your account is secure: every other session has ended, auto-login was reset and your password has been changed."
+            </p>
+        })}
         <p class="lead">
             "These are all the active logins to your account: browsers and the mobile mail app. "
             "If you see one you don't recognise, end it."
@@ -111,6 +119,11 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
                 end_error.set(result.err());
                 reload();
             }),
+            Some(Pending::Others) => spawn_local(async move {
+                let result = call(EndOtherSessions::PATH, &form(&[])).await;
+                terminate_error.set(result.err());
+                reload();
+            }),
             Some(Pending::All) => spawn_local(async move {
                 // Success sends this browser to the login page.
                 if let Err(err) = call(TerminateAll::PATH, &form(&[])).await {
@@ -129,11 +142,16 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
     let on_cancel = Callback::new(move |_| pending.set(None));
     let title = Signal::derive(move || match pending.get() {
         Some(Pending::All) => "Terminate all sessions?".to_string(),
+        Some(Pending::Others) => "End all other sessions?".to_string(),
         _ => "End this session?".to_string(),
     });
     let message = Signal::derive(move || match pending.get() {
         Some(Pending::End { device, .. }) => {
             format!("{device} will be logged out. It can log in again with your password.")
+        }
+        Some(Pending::Others) => {
+            "Every other session of your account ends, the mail app's included. This browser stays logged in."
+                .to_string()
         }
         Some(Pending::All) => {
             "Every session of your account ends, including this one: you will be logged out here as well.".to_string()
@@ -146,16 +164,24 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
         <FormError error=terminate_error/>
         {move || match shown.get() {
             Ok(list) => {
+                let ended = list.ended;
                 let list = list.sessions;
                 let several = list.len() >= 2;
                 Either::Left(view! {
                     <SessionsTable list pending/>
                     {several.then(|| view! {
-                        <button type="button" class="button danger"
-                            on:click=move |_| pending.set(Some(Pending::All))>
-                            "Terminate all sessions"
-                        </button>
+                        <div class="row">
+                            <button type="button" class="button secondary"
+                                on:click=move |_| pending.set(Some(Pending::Others))>
+                                "End all other sessions"
+                            </button>
+                            <button type="button" class="button danger"
+                                on:click=move |_| pending.set(Some(Pending::All))>
+                                "Terminate all sessions"
+                            </button>
+                        </div>
                     })}
+                    <EndedTable ended/>
                 })
             }
             Err(err) => Either::Right(view! { <p class="form-error" role="alert">{err.to_string()}</p> }),
@@ -229,6 +255,50 @@ fn SessionsTable(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> 
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// "Recently ended": how each session of the retention period ended.
+#[component]
+fn EndedTable(ended: Vec<EndedSessionView>) -> impl IntoView {
+    let days = super::lifetimes().retention_days;
+    view! {
+        <h2 id="ended-heading">"Recently ended"</h2>
+        {if ended.is_empty() {
+            Either::Left(view! { <p>{format!("No sessions ended in the last {days} days.")}</p> })
+        } else {
+            Either::Right(view! {
+                <div class="table-wrap">
+                    <table class="sessions ended" aria-labelledby="ended-heading">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Device"</th>
+                                <th scope="col">"IP address"</th>
+                                <th scope="col">"Ended"</th>
+                                <th scope="col">"How"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {ended
+                                .into_iter()
+                                .map(|s| view! {
+                                    <tr>
+                                        <td><span class="device" title=s.user_agent.clone()>{s.device.clone()}</span></td>
+                                        <td class="mono">{s.ip.clone()}</td>
+                                        <td><time datetime=iso_utc(s.ended_at)>{format_utc(s.ended_at)}</time></td>
+                                        <td>{s.how()}</td>
+                                    </tr>
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+                <p>
+                    {format!("Sessions that ended in the last {days} days, at most {}. ", crate::model::ENDED_SHOWN)}
+                    <a href="/settings/activity?show=ended">"See every ended session in Security activity"</a>
+                </p>
+            })
+        }}
     }
 }
 

@@ -5,9 +5,7 @@ use crate::api::LogOut;
 use crate::model::EndReason;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_meta::Title;
 use leptos_router::components::Outlet;
-use leptos_router::hooks::use_query_map;
 
 /// The account's `sessions_version` as the last poll saw it; a session list read at another
 /// version reloads. Provided by [`SessionGuard`] to the islands inside it.
@@ -25,6 +23,7 @@ pub fn Shell() -> impl IntoView {
 
     match me {
         Ok(me) => {
+            let unread = me.unread_messages;
             view! {
                 <SessionGuard interval_ms=me.poll_interval_ms>
                     <a class="skip-link" href="#main">"Skip to content"</a>
@@ -35,7 +34,7 @@ pub fn Shell() -> impl IntoView {
                             <span class="account-email">{me.account.email.clone()}</span>
                         </div>
                         <nav class="topbar-actions" aria-label="Account">
-                            <a class="button secondary" href="/account/security">"My Account"</a>
+                            <a class="button secondary" href="/account">"My Account"</a>
                             // A plain form post: the server answers with a redirect to /login.
                             <form method="post" action=LogOut::url()>
                                 <button type="submit" class="button secondary">"Log out"</button>
@@ -53,7 +52,14 @@ pub fn Shell() -> impl IntoView {
                                         } else {
                                             format!("/?folder={slug}")
                                         };
-                                        view! { <li><a href=href>{*label}</a></li> }
+                                        let count = (*slug == "inbox" && unread > 0).then(|| {
+                                            view! {
+                                                " "
+                                                <span class="count">{unread}</span>
+                                                <span class="visually-hidden">" unread"</span>
+                                            }
+                                        });
+                                        view! { <li><a href=href>{*label}{count}</a></li> }
                                     })
                                     .collect_view()}
                             </ul>
@@ -95,7 +101,7 @@ fn SessionGuard(interval_ms: u64, children: Children) -> impl IntoView {
     }
 }
 
-const FOLDERS: [(&str, &str); 5] =
+pub(super) const FOLDERS: [(&str, &str); 5] =
     [("inbox", "Inbox"), ("drafts", "Drafts"), ("sent", "Sent"), ("spam", "Spam"), ("trash", "Trash")];
 
 /// Shown if the request carries no active session. A safeguard only: the session middleware
@@ -107,25 +113,6 @@ fn SignedOut(message: String) -> impl IntoView {
             <p role="alert">{message}</p>
             <p><a href="/login" rel="external">"Log in"</a></p>
         </main>
-    }
-}
-
-#[component]
-pub fn Inbox() -> impl IntoView {
-    let query = use_query_map();
-    let folder = Memo::new(move |_| {
-        let slug = query.read().get("folder").unwrap_or_else(|| "inbox".into());
-        FOLDERS.iter().find(|(s, _)| *s == slug).map(|(_, label)| *label).unwrap_or("Inbox")
-    });
-    // The title is rendered into <head> after the page body, when this route's reactive owner may
-    // already be gone: read without panicking.
-    let folder = move || folder.try_get().unwrap_or("Inbox");
-    view! {
-        <Title text=move || folder().to_string()/>
-        <h1>{folder}</h1>
-        <div class="empty-state">
-            <p>"No messages in " {folder} "."</p>
-        </div>
     }
 }
 
@@ -159,6 +146,8 @@ fn explain(reason: EndReason) -> &'static str {
         EndReason::SessionLimit => {
             "Your account reached its limit of active sessions, and this one was the least recently used."
         }
+        EndReason::EndedOthers => "This session was ended from another device signed in to your account.",
+        EndReason::NotMe => "This login was reported as not yours from another device signed in to your account.",
         EndReason::Other => "This session has ended.",
     }
 }

@@ -95,6 +95,7 @@ pub fn lifetimes() -> crate::model::Lifetimes {
                 idle_ms: p.idle_ms,
                 max_age_ms: p.max_age_ms,
                 remembered_max_age_ms: p.remembered_max_age_ms,
+                retention_days: ctx.auth.retention_days(),
             }
         }
         Err(_) => crate::model::Lifetimes::default(),

@@ -33,6 +33,9 @@ fn queue_key(client: &ClientInfo) -> ThrottleKey {
 struct Verified {
     account_id: AccountId,
     credentials_version: i64,
+    /// A login (not the sign-up, whose browser is known from the start): a device new to the
+    /// account leaves a message in its Inbox.
+    announce_if_new: bool,
 }
 
 impl AuthService {
@@ -60,8 +63,10 @@ impl AuthService {
         }
         // Hashed before the e-mail is known to be free, so that a taken address answers no sooner.
         let hash = self.hasher.hash(password, queue.as_str()).await?;
-        let account_id = self.store.create_account(&email, &name, &hash, self.now()).await?;
-        let verified = Verified { account_id, credentials_version: 0 };
+        let device = device::describe(SessionKind::Browser, None, &client.user_agent);
+        let created = Event::new(EventKind::AccountCreated, None, self.now()).from_client(&client.ip, device);
+        let account_id = self.store.create_account(&email, &name, &hash, created).await?;
+        let verified = Verified { account_id, credentials_version: 0, announce_if_new: false };
         self.start_session(&verified, false, SessionKind::Browser, None, client, Device::of(client)).await
     }
 
@@ -110,16 +115,21 @@ impl AuthService {
             (true, Some(account)) => account,
             (_, account) => {
                 // The charged attempt stays counted as a failure.
-                let mut event = Event::new(EventKind::LoginFailed, account.map(|a| a.id), self.now())
+                let device = device::describe(req.kind, device_name.as_deref(), &client.user_agent);
+                let event = Event::new(EventKind::LoginFailed, account.map(|a| a.id), self.now())
+                    .from_client(&client.ip, device)
                     .detail(if req.kind == SessionKind::App { "app" } else { "browser" });
-                event.ip = Some(client.ip.clone());
                 self.store.record_event(&event).await?;
                 return Err(AppError::InvalidCredentials);
             }
         };
         // The mail app stays logged in: its logins are always remembered.
         let remember = req.remember || req.kind == SessionKind::App;
-        let verified = Verified { account_id: account.id, credentials_version: account.credentials_version };
+        let verified = Verified {
+            account_id: account.id,
+            credentials_version: account.credentials_version,
+            announce_if_new: true,
+        };
         self.start_session(&verified, remember, req.kind, device_name, client, device).await
     }
 
@@ -136,6 +146,7 @@ impl AuthService {
     ) -> Result<NewLogin, AppError> {
         let now = self.now();
         let token = token::new_token();
+        let device_label = device::describe(kind, device_name.as_deref(), &client.user_agent);
         let session = NewSession {
             id: token::new_session_id(),
             token_hash: token::hash_token(&token),
@@ -150,6 +161,8 @@ impl AuthService {
             expires_at: now + self.policy.max_age(auto_login),
             credentials_version: verified.credentials_version,
             device_hash: Some(device.hash),
+            announce_if_new: verified.announce_if_new,
+            device_label,
         };
         let event = Event::new(EventKind::LoginSucceeded, Some(verified.account_id), now)
             .by(&session.id, &client.ip)
@@ -201,8 +214,9 @@ impl AuthService {
         let plan = BulkEnd {
             reason: EndReason::PasswordChanged,
             only_auto_login: false,
-            keep: Some(Keep { session_id: &current.session_id, new_token_hash: &token_hash, demote: None }),
+            keep: Some(Keep { session_id: &current.session_id, new_token_hash: Some(&token_hash), demote: None }),
             new_password_hash: Some(&hash),
+            forget_device_of: None,
         };
         self.store.end_sessions(current.account_id, &plan, &event).await?;
         self.ensure_still_active(&token).await?;
@@ -230,8 +244,9 @@ impl AuthService {
         let plan = BulkEnd {
             reason: EndReason::AutoLoginReset,
             only_auto_login: true,
-            keep: Some(Keep { session_id: &current.session_id, new_token_hash: &token_hash, demote }),
+            keep: Some(Keep { session_id: &current.session_id, new_token_hash: Some(&token_hash), demote }),
             new_password_hash: None,
+            forget_device_of: None,
         };
         self.store.end_sessions(current.account_id, &plan, &event).await?;
         self.ensure_still_active(&token).await?;

@@ -14,12 +14,14 @@ use crate::model::{
 };
 
 mod auth;
+mod centre;
 mod policy;
 mod refusals;
 mod sessions;
 mod throttle;
 mod validate;
 
+pub use centre::SecureAccount;
 pub use policy::{Rule, SessionPolicy, ThrottleKind, ThrottlePolicy};
 pub use refusals::RefusalLog;
 pub use throttle::{account_throttle_key, ip_throttle_key, ThrottleKey};
@@ -48,6 +50,8 @@ pub struct CurrentSession {
     pub auto_login: bool,
     pub expires_at: i64,
     pub sessions_version: i64,
+    /// For the Inbox's count in the sidebar.
+    pub unread_messages: i64,
 }
 
 /// What a token stands for right now.

@@ -18,6 +18,8 @@ pub struct SessionPolicy {
     pub remembered_max_age_ms: i64,
     /// Ended sessions and security events are kept this long, then purged.
     pub retention_ms: i64,
+    /// A known device is forgotten this long after its last login (then its next login is "new").
+    pub known_device_retention_ms: i64,
     /// Active sessions per account; a login beyond it ends the least recently active one.
     pub max_active: i64,
     /// "Last active" is written at most this often per session, so requests do not become writes.
@@ -32,6 +34,7 @@ impl Default for SessionPolicy {
             remembered_idle_ms: 14 * DAY,
             remembered_max_age_ms: 30 * DAY,
             retention_ms: 30 * DAY,
+            known_device_retention_ms: 365 * DAY,
             max_active: 100,
             activity_write_interval_ms: MINUTE,
         }

@@ -36,6 +36,7 @@ impl AuthService {
             auto_login: row.auto_login,
             expires_at: row.expires_at,
             sessions_version: row.sessions_version,
+            unread_messages: row.unread_messages,
         }))
     }
 
@@ -114,8 +115,13 @@ impl AuthService {
     pub async fn terminate_all(&self, current: &CurrentSession, client: &ClientInfo) -> Result<u64, AppError> {
         let event = Event::new(EventKind::SessionsTerminated, Some(current.account_id), self.now())
             .by(&current.session_id, &client.ip);
-        let plan =
-            BulkEnd { reason: EndReason::TerminatedAll, only_auto_login: false, keep: None, new_password_hash: None };
+        let plan = BulkEnd {
+            reason: EndReason::TerminatedAll,
+            only_auto_login: false,
+            keep: None,
+            new_password_hash: None,
+            forget_device_of: None,
+        };
         Ok(self.store.end_sessions(current.account_id, &plan, &event).await?)
     }
 
@@ -135,8 +141,12 @@ impl AuthService {
         .map(|kind| self.throttle.rule(kind).window_ms)
         .max()
         .unwrap_or(self.throttle.window_ms);
-        let plan =
-            Purge { now, retained_since: now - self.policy.retention_ms, throttle_stale_at: now - longest_window };
+        let plan = Purge {
+            now,
+            retained_since: now - self.policy.retention_ms,
+            throttle_stale_at: now - longest_window,
+            devices_unused_since: now - self.policy.known_device_retention_ms,
+        };
         Ok(self.store.purge(plan).await?)
     }
 }
@@ -165,6 +175,7 @@ mod tests {
             email: "a@example.com".into(),
             name: "A".into(),
             sessions_version: 0,
+            unread_messages: 0,
         }
     }
 

@@ -29,6 +29,23 @@ pub struct Purge {
     pub retained_since: i64,
     /// Throttle counters whose last failure is at or before this no longer count.
     pub throttle_stale_at: i64,
+    /// Known devices whose last login is older than this are forgotten.
+    pub devices_unused_since: i64,
+}
+
+/// A session that ended, for "Recently ended".
+#[derive(Clone, Debug, FromRow, PartialEq)]
+pub struct EndedRow {
+    pub id: SessionId,
+    pub kind: SessionKind,
+    pub device_name: Option<String>,
+    pub user_agent: String,
+    pub ip: String,
+    pub ended_at: i64,
+    pub end_reason: Option<EndReason>,
+    pub by_kind: Option<SessionKind>,
+    pub by_device_name: Option<String>,
+    pub by_user_agent: Option<String>,
 }
 
 /// What `end_sessions` does.
@@ -38,13 +55,15 @@ pub struct BulkEnd<'a> {
     pub only_auto_login: bool,
     pub keep: Option<Keep<'a>>,
     pub new_password_hash: Option<&'a str>,
+    /// "This wasn't me": the device this session logged in with is no longer a known device.
+    pub forget_device_of: Option<&'a SessionId>,
 }
 
-/// The session that survives a bulk end, with its new token.
+/// The session that survives a bulk end, with its new token (where the end changes credentials).
 #[derive(Clone, Copy, Debug)]
 pub struct Keep<'a> {
     pub session_id: &'a SessionId,
-    pub new_token_hash: &'a [u8],
+    pub new_token_hash: Option<&'a [u8]>,
     pub demote: Option<Demotion>,
 }
 
@@ -128,13 +147,25 @@ impl Store {
             let mut tx = pool.begin_with(begin).await?;
             // Logins verified before this moment must not create sessions after it.
             sqlx::query(
-                "UPDATE accounts SET password_hash = COALESCE($2, password_hash), credentials_version = credentials_version + 1
+                "UPDATE accounts SET password_hash = COALESCE($2, password_hash), credentials_version = credentials_version + 1,
+                        password_changed_at = CASE WHEN $2 IS NULL THEN password_changed_at ELSE $3 END
                  WHERE id = $1",
             )
             .bind(account_id)
             .bind(plan.new_password_hash)
+            .bind(event.at)
             .execute(&mut *tx)
             .await?;
+            if let Some(reported) = plan.forget_device_of {
+                sqlx::query(
+                    "DELETE FROM known_devices WHERE account_id = $1
+                       AND device_hash = (SELECT device_hash FROM sessions WHERE id = $2 AND account_id = $1)",
+                )
+                .bind(account_id)
+                .bind(reported)
+                .execute(&mut *tx)
+                .await?;
+            }
             let ended = sqlx::query(
                 "UPDATE sessions SET ended_at = $2, end_reason = $3, ended_by_session = $4
                  WHERE account_id = $1 AND ended_at IS NULL
@@ -151,7 +182,7 @@ impl Store {
             .rows_affected();
             if let Some(keep) = plan.keep {
                 let rotated = sqlx::query(
-                    "UPDATE sessions SET token_hash = $2,
+                    "UPDATE sessions SET token_hash = COALESCE($2, token_hash),
                             auto_login = CASE WHEN $3 THEN auto_login ELSE FALSE END,
                             idle_expires_at = CASE WHEN $3 THEN idle_expires_at ELSE $4 END,
                             expires_at = CASE WHEN $3 THEN expires_at ELSE $5 END
@@ -177,11 +208,28 @@ impl Store {
         })
     }
 
+    /// The account's sessions that ended at or after `since`, most recent first, with the device
+    /// of the session that ended each (where one did and it is still kept).
+    pub async fn ended_sessions(&self, account_id: AccountId, since: i64, limit: i64) -> Result<Vec<EndedRow>> {
+        const SQL: &str = "SELECT s.id, s.kind, s.device_name, s.user_agent, s.ip, s.ended_at, s.end_reason,
+                                  b.kind AS by_kind, b.device_name AS by_device_name, b.user_agent AS by_user_agent
+                           FROM sessions s
+                           LEFT JOIN sessions b ON b.id = s.ended_by_session AND b.account_id = s.account_id
+                           WHERE s.account_id = $1 AND s.ended_at IS NOT NULL AND s.ended_at >= $2
+                           ORDER BY s.ended_at DESC, s.id LIMIT $3";
+        Ok(with_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(account_id)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?))
+    }
+
     /// Housekeeping: marks sessions that ran out as expired, then deletes sessions and events
     /// that ended before `plan.retained_since`, so IP addresses are not kept forever, and
     /// login-throttle counters whose last failure is at or before `plan.throttle_stale_at`.
     pub async fn purge(&self, plan: Purge) -> Result<(u64, u64)> {
-        let Purge { now, retained_since: purge_before, throttle_stale_at } = plan;
+        let Purge { now, retained_since: purge_before, throttle_stale_at, devices_unused_since } = plan;
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
@@ -203,6 +251,10 @@ impl Store {
                 .await?
                 .rows_affected();
             sqlx::query("DELETE FROM security_events WHERE at < $1").bind(purge_before).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM known_devices WHERE last_login_at < $1")
+                .bind(devices_unused_since)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM login_throttle WHERE last_failure_at <= $1")
                 .bind(throttle_stale_at)
                 .execute(&mut *tx)

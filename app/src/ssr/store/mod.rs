@@ -146,8 +146,8 @@ macro_rules! insert_event {
     ($tx:expr, $ev:expr) => {{
         let ev: &Event = $ev;
         sqlx::query(
-            "INSERT INTO security_events (account_id, at, kind, session_id, target_id, ip, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO security_events (account_id, at, kind, session_id, target_id, ip, detail, device)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(ev.account_id)
         .bind(ev.at)
@@ -156,9 +156,44 @@ macro_rules! insert_event {
         .bind(ev.target_id.as_ref())
         .bind(ev.ip.as_deref())
         .bind(ev.detail.as_deref())
+        .bind(ev.device.as_deref())
         .execute(&mut *$tx)
         .await?
     }};
+}
+
+/// Leaves "New login to your account" for the session `$s` (a [`NewSession`]) in its account's
+/// Inbox, inside the caller's transaction, and counts it as unread.
+macro_rules! insert_new_login_message {
+    ($tx:expr, $s:expr) => {{
+        let s: &NewSession = $s;
+        sqlx::query(
+            "INSERT INTO messages (account_id, at, kind, session_id, device, ip)
+             SELECT $1, $2, 'new_login', $3, $4, $5 FROM accounts WHERE id = $1 AND notify_new_devices",
+        )
+        .bind(s.account_id)
+        .bind(s.now)
+        .bind(&s.id)
+        .bind(&s.device_label)
+        .bind(&s.ip)
+        .execute(&mut *$tx)
+        .await?;
+        unread_changed!($tx, s.account_id);
+    }};
+}
+
+/// Recounts the account's unread messages (kept on the account row, so the session lookup every
+/// page makes also gives the Inbox count), inside the caller's transaction.
+macro_rules! unread_changed {
+    ($tx:expr, $account_id:expr) => {
+        sqlx::query(
+            "UPDATE accounts SET unread_messages =
+                 (SELECT COUNT(*) FROM messages WHERE account_id = $1 AND read_at IS NULL) WHERE id = $1",
+        )
+        .bind($account_id)
+        .execute(&mut *$tx)
+        .await?
+    };
 }
 
 impl Store {
@@ -239,6 +274,7 @@ impl Store {
 mod accounts;
 mod ending;
 mod events;
+mod messages;
 /// Bulk inserts for the benchmark's seeding program (server/examples/postern-seed.rs): not in the server.
 #[cfg(feature = "test-support")]
 mod seed;
@@ -251,8 +287,9 @@ mod throttle;
 
 pub use crate::model::EventKind;
 pub use accounts::AccountRow;
-pub use ending::{BulkEnd, Demotion, EndOutcome, Keep, Purge};
-pub use events::{Event, EventRow};
+pub use ending::{BulkEnd, Demotion, EndOutcome, EndedRow, Keep, Purge};
+pub use events::{ActivityRow, Event, EventRow};
+pub use messages::MessageRow;
 pub use sessions::{AuthRow, NewSession, SessionRow, Touch};
 pub(crate) use sqlite_read::SqliteReader;
 pub use throttle::{Refund, ThrottleRow};

@@ -26,6 +26,7 @@ pub struct AuthRow {
     pub email: String,
     pub name: String,
     pub sessions_version: i64,
+    pub unread_messages: i64,
 }
 
 /// A session as listed to its owner. No token, no hash.
@@ -62,6 +63,11 @@ pub struct NewSession {
     pub credentials_version: i64,
     /// The SHA-256 of the logging-in device's id, remembered as a known device of the account.
     pub device_hash: Option<Vec<u8>>,
+    /// Leave "New login to your account" in the Inbox if the device is new to the account (and
+    /// the account wants to be told): this is a login, not the sign-up that created the account.
+    pub announce_if_new: bool,
+    /// What the message calls the device: "Firefox on Windows".
+    pub device_label: String,
 }
 
 impl Store {
@@ -120,8 +126,8 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO sessions (id, token_hash, account_id, kind, auto_login, device_name, ip, user_agent,
-                                       created_at, last_active_at, idle_expires_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)",
+                                       created_at, last_active_at, idle_expires_at, expires_at, device_hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)",
             )
             .bind(&s.id)
             .bind(&s.token_hash)
@@ -134,9 +140,22 @@ impl Store {
             .bind(s.now)
             .bind(s.idle_expires_at)
             .bind(s.expires_at)
+            .bind(s.device_hash.as_deref())
             .execute(&mut *tx)
             .await?;
             if let Some(device_hash) = &s.device_hash {
+                // Read in the transaction that locked the account row: two logins of one new
+                // device cannot both find it new.
+                let known: Option<(i64,)> = sqlx::query_as(
+                    "SELECT first_seen_at FROM known_devices WHERE account_id = $1 AND device_hash = $2",
+                )
+                .bind(s.account_id)
+                .bind(device_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if known.is_none() && s.announce_if_new {
+                    insert_new_login_message!(tx, s);
+                }
                 sqlx::query(
                     "INSERT INTO known_devices (account_id, device_hash, first_seen_at, last_login_at) VALUES ($1, $2, $3, $3)
                      ON CONFLICT (account_id, device_hash) DO UPDATE SET last_login_at = excluded.last_login_at",
@@ -156,7 +175,8 @@ impl Store {
     /// The session a token belongs to, with its account: the one lookup of every request.
     pub async fn session_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<AuthRow>> {
         const SQL: &str = "SELECT s.id, s.account_id, s.kind, s.auto_login, s.last_active_at, s.idle_expires_at,
-                                  s.expires_at, s.ended_at, s.end_reason, a.email, a.name, a.sessions_version
+                                  s.expires_at, s.ended_at, s.end_reason, a.email, a.name, a.sessions_version,
+                                  a.unread_messages
                            FROM sessions s JOIN accounts a ON a.id = s.account_id
                            WHERE s.token_hash = $1";
         if let Some(reader) = &self.reader {
@@ -177,6 +197,7 @@ impl Store {
                             email: r.get(9)?,
                             name: r.get(10)?,
                             sessions_version: r.get(11)?,
+                            unread_messages: r.get(12)?,
                         })
                     })
                     .optional()
@@ -202,6 +223,21 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    /// One session of the account, active or ended; another account's is `None`.
+    pub async fn session_of_account(&self, account_id: AccountId, id: &SessionId) -> Result<Option<SessionRow>> {
+        const SQL: &str = "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at
+                           FROM sessions WHERE account_id = $1 AND id = $2";
+        Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(id).fetch_optional(pool).await?))
+    }
+
+    /// Whether the session is active at `now`.
+    pub async fn is_session_active(&self, id: &SessionId, now: i64) -> Result<bool> {
+        const SQL: &str = concat!("SELECT 1 FROM sessions WHERE id = $1 AND ", active_at!("$2"));
+        let row: Option<(i32,)> =
+            with_pool!(self, |pool| sqlx::query_as(SQL).bind(id).bind(now).fetch_optional(pool).await?);
+        Ok(row.is_some())
     }
 
     /// The account's active sessions, most recently active first.

@@ -5,10 +5,14 @@ use crate::model::{AccountView, AppError, SessionId, SessionList};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+mod centre;
+pub use centre::*;
+
 /// What the shell needs to know about the signed-in person.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Me {
     pub account: AccountView,
+    pub unread_messages: i64,
     pub auto_login: bool,
     pub poll_interval_ms: u64,
 }
@@ -78,6 +82,7 @@ pub fn me_now() -> Result<Me, AppError> {
     Ok(Me {
         account: crate::ssr::AuthService::account_view(&current),
         auto_login: current.auto_login,
+        unread_messages: current.unread_messages,
         poll_interval_ms: ctx.poll_interval_ms,
     })
 }
@@ -91,7 +96,8 @@ pub async fn list_sessions() -> Result<SessionList, AppError> {
         // Read before the list: if the set changes in between, the page merely reloads once more.
         let sessions_version = current.sessions_version;
         let sessions = ctx.auth.list_sessions(&current).await?;
-        Ok(SessionList { sessions_version, sessions })
+        let ended = ctx.auth.ended_sessions(&current).await?;
+        Ok(SessionList { sessions_version, sessions, ended })
     })
     .await
 }

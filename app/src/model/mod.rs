@@ -3,6 +3,12 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod centre;
+mod ids;
+
+pub use centre::*;
+pub use ids::{AccountId, SessionId};
+
 /// Why a session ended. The same words everywhere: database, JSON API, status poll. The list can
 /// grow: a reason this build does not know (written by a newer instance during a rolling upgrade,
 /// or sent to an open tab of an older page) is [`EndReason::Other`]: still "ended", with the
@@ -18,12 +24,16 @@ pub enum EndReason {
     /// Ended to make room: a login beyond the account's session limit ends the least recently
     /// active session.
     SessionLimit,
+    /// "End all other sessions": every session but the one that asked.
+    EndedOthers,
+    /// "This wasn't me": the reported login and every other session but the reporter's.
+    NotMe,
     /// A reason this build does not know.
     Other,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 7] = [
+    pub const ALL: [EndReason; 9] = [
         EndReason::LoggedOut,
         EndReason::EndedByUser,
         EndReason::TerminatedAll,
@@ -31,6 +41,8 @@ impl EndReason {
         EndReason::PasswordChanged,
         EndReason::AutoLoginReset,
         EndReason::SessionLimit,
+        EndReason::EndedOthers,
+        EndReason::NotMe,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +54,8 @@ impl EndReason {
             EndReason::PasswordChanged => "password_changed",
             EndReason::AutoLoginReset => "auto_login_reset",
             EndReason::SessionLimit => "session_limit",
+            EndReason::EndedOthers => "ended_others",
+            EndReason::NotMe => "not_me",
             EndReason::Other => "other",
         }
     }
@@ -102,12 +116,16 @@ pub enum EventKind {
     PasswordReentryFailed,
     /// Attempts refused by the throttle: one row per account and throttle window, with a count.
     AttemptsRefused,
+    /// "End all other sessions".
+    OtherSessionsEnded,
+    /// "This wasn't me" → "Secure my account": sessions ended, auto-login reset, password changed.
+    AccountSecured,
     /// A kind this build does not know.
     Other,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::AccountCreated,
         EventKind::LoginSucceeded,
         EventKind::LoginFailed,
@@ -119,6 +137,8 @@ impl EventKind {
         EventKind::AutoLoginReset,
         EventKind::PasswordReentryFailed,
         EventKind::AttemptsRefused,
+        EventKind::OtherSessionsEnded,
+        EventKind::AccountSecured,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -134,6 +154,8 @@ impl EventKind {
             EventKind::AutoLoginReset => "auto_login_reset",
             EventKind::PasswordReentryFailed => "password_reentry_failed",
             EventKind::AttemptsRefused => "attempts_refused",
+            EventKind::OtherSessionsEnded => "other_sessions_ended",
+            EventKind::AccountSecured => "account_secured",
             EventKind::Other => "other",
         }
     }
@@ -225,65 +247,6 @@ text_enum!(EndReason, |s| Some(EndReason::parse(s)));
 text_enum!(SessionKind, |s| SessionKind::parse(s));
 text_enum!(EventKind, |s| Some(EventKind::parse(s)));
 
-/// A session's public id (random, never the token nor its hash). Its own type, so that it cannot
-/// be passed where an IP address, a device name or an account's id was meant.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
-pub struct SessionId(pub String);
-
-impl SessionId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// An account's id (the database's row id): its own type, so that it cannot be mixed up with
-/// a timestamp, a count or a version, all of them `i64` as well.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
-pub struct AccountId(pub i64);
-
-impl fmt::Display for AccountId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-#[cfg(feature = "ssr")]
-mod rusqlite_ids {
-    use super::{AccountId, SessionId};
-    use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-
-    impl FromSql for SessionId {
-        fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-            String::column_result(value).map(SessionId)
-        }
-    }
-    impl ToSql for SessionId {
-        fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-            self.0.to_sql()
-        }
-    }
-    impl FromSql for AccountId {
-        fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-            i64::column_result(value).map(AccountId)
-        }
-    }
-    impl ToSql for AccountId {
-        fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-            self.0.to_sql()
-        }
-    }
-}
-
 /// The signed-in account, as the shell shows it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct AccountView {
@@ -314,6 +277,8 @@ pub struct SessionView {
 pub struct SessionList {
     pub sessions_version: i64,
     pub sessions: Vec<SessionView>,
+    /// Sessions that ended within the retention period, most recent first.
+    pub ended: Vec<EndedSessionView>,
 }
 
 /// Where pages poll their session's status (see [`SessionStatus`]).
@@ -352,6 +317,8 @@ pub enum AppError {
     Validation { field: String, message: String },
     #[error("That session does not exist.")]
     NotFound,
+    #[error("That message does not exist.")]
+    MessageNotFound,
     #[error("{message}")]
     Conflict { message: String },
     #[error("Your session has ended.")]
@@ -402,7 +369,7 @@ impl AppError {
         match self {
             AppError::Unauthorized | AppError::InvalidCredentials | AppError::SessionEnded { .. } => 401,
             AppError::Validation { .. } => 400,
-            AppError::NotFound => 404,
+            AppError::NotFound | AppError::MessageNotFound => 404,
             AppError::Conflict { .. } => 409,
             AppError::TooManyAttempts | AppError::TooManySignups { .. } => 429,
             AppError::Forbidden => 403,
@@ -419,6 +386,7 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Validation { .. } => "validation",
             AppError::NotFound => "not_found",
+            AppError::MessageNotFound => "message_not_found",
             AppError::Conflict { .. } => "conflict",
             AppError::SessionEnded { .. } => "session_ended",
             AppError::TooManyAttempts => "too_many_attempts",
@@ -464,12 +432,19 @@ pub struct Lifetimes {
     pub idle_ms: i64,
     pub max_age_ms: i64,
     pub remembered_max_age_ms: i64,
+    /// Ended sessions and security events are kept this many days.
+    pub retention_days: i64,
 }
 
 impl Default for Lifetimes {
     /// The defaults of the configuration; only ever rendered where no server context exists.
     fn default() -> Self {
-        Lifetimes { idle_ms: 30 * 60_000, max_age_ms: 12 * 3_600_000, remembered_max_age_ms: 30 * 86_400_000 }
+        Lifetimes {
+            idle_ms: 30 * 60_000,
+            max_age_ms: 12 * 3_600_000,
+            remembered_max_age_ms: 30 * 86_400_000,
+            retention_days: 30,
+        }
     }
 }
 
