@@ -4,8 +4,8 @@
 use crate::error::ApiError;
 use crate::middleware::client_info;
 use crate::openapi::{
-    self, BadRequest, BearerRefused, Conflict, Internal, LoginBadRequest, LoginRefused, NotFound, PayloadTooLarge,
-    RequestTimeout, TooManyAttempts, Unavailable, Unprocessable, UnsupportedMediaType,
+    self, BadRequest, BearerRefused, Conflict, EndSessionsBadRequest, Internal, LoginBadRequest, LoginRefused,
+    NotFound, PayloadTooLarge, RequestTimeout, TooManyAttempts, Unavailable, Unprocessable, UnsupportedMediaType,
 };
 use crate::AppState;
 use app::model::{AppError, SessionId, SessionKind, SessionStatus, SessionView};
@@ -275,6 +275,7 @@ pub async fn end_session(
 pub struct TerminateQuery {
     /// `current`: end every session except the caller's ("End all other sessions"). Without it,
     /// every session ends, the caller's included. Any other value is answered 400.
+    #[param(pattern = "^current$", example = "current")]
     except: Option<String>,
 }
 
@@ -284,7 +285,7 @@ pub struct TerminateQuery {
 /// `curl -X DELETE -H "Authorization: Bearer $TOKEN" "https://mail.example/api/v1/sessions?except=current"`
 #[utoipa::path(delete, path = "/api/v1/sessions", params(TerminateQuery),
     responses((status = 204, description = "The sessions have ended: all of them, or all but the caller's with `except=current`."),
-              (status = 400, response = BadRequest), (status = 401, response = BearerRefused),
+              (status = 400, response = EndSessionsBadRequest), (status = 401, response = BearerRefused),
               (status = 408, response = RequestTimeout), (status = 413, response = PayloadTooLarge),
               (status = 500, response = Internal), (status = 503, response = Unavailable)),
     security(("bearer" = [])))]

@@ -35,7 +35,7 @@ refused as invalid (400, 422); every status an operation answers is listed with 
     info(title = "Postern mail-app API", description = DESCRIPTION),
     paths(api::login, api::logout, api::me, api::sessions, api::end_session, api::terminate_all, api::messages),
     components(responses(
-        BadRequest, LoginBadRequest, LoginRefused, BearerRefused, NotFound, Conflict, RequestTimeout,
+        BadRequest, LoginBadRequest, EndSessionsBadRequest, LoginRefused, BearerRefused, NotFound, Conflict, RequestTimeout,
         PayloadTooLarge, UnsupportedMediaType, Unprocessable, TooManyAttempts, Internal, Unavailable
     )),
     modifiers(&Shapes)
@@ -225,6 +225,8 @@ error_responses! {
         [code("bad_request")], [];
     LoginBadRequest: "A field the server refused (`validation`, with `field`), malformed JSON or a body that could not be read (`bad_request`).",
         [Code { code: "validation", extra: &[("field", Extra::Field(&["device_name"]))] }, code("bad_request")], [];
+    EndSessionsBadRequest: "`except` other than `current` (`validation`, with `field`), or a request that could not be read (`bad_request`).",
+        [Code { code: "validation", extra: &[("field", Extra::Field(&["except"]))] }, code("bad_request")], [];
     LoginRefused: "Wrong e-mail address or password (which one is never said).",
         [code("invalid_credentials")], [NO_STORE];
     BearerRefused: "No token, an unknown one (`unauthorized`), or one whose session has ended (`session_ended`, with `reason`).",

@@ -338,6 +338,8 @@ struct Case {
     what: String,
     auth: Auth,
     segments: BTreeMap<String, Segment>,
+    /// Query parameters, already percent-encoded.
+    query: Vec<(String, String)>,
     content_type: Option<String>,
     body: Option<Vec<u8>>,
     /// The document calls this request valid: it must not be refused as invalid.
@@ -364,10 +366,20 @@ fn percent_encode(s: &str) -> String {
 fn cases(doc: &Doc, op: &Op) -> Vec<Case> {
     let mut segments = BTreeMap::new();
     let mut segment_values: Vec<(String, Segment, bool)> = Vec::new();
+    let mut query_values: Vec<(String, String, bool)> = Vec::new();
     for param in op.spec["parameters"].as_array().into_iter().flatten() {
-        assert_eq!(param["in"], "path", "{}: only path parameters are generated", op.name());
         let name = param["name"].as_str().unwrap().to_string();
         let schema = &param["schema"];
+        if param["in"] == "query" {
+            assert_ne!(param["required"], true, "{}: required query parameters are not generated", op.name());
+            for s in strings_for(doc, schema, None) {
+                let valid = doc.errors(schema, &json!(s), false).is_empty();
+                query_values.push((name.clone(), percent_encode(&s), valid));
+            }
+            query_values.push((name.clone(), "%FF%FE".into(), false));
+            continue;
+        }
+        assert_eq!(param["in"], "path", "{}: only path and query parameters are generated", op.name());
         segments.insert(name.clone(), Segment::Other);
         for s in strings_for(doc, schema, None).into_iter().filter(|s| !s.is_empty()) {
             let valid = doc.errors(schema, &json!(s), false).is_empty();
@@ -395,6 +407,7 @@ fn cases(doc: &Doc, op: &Op) -> Vec<Case> {
         what: "the example".into(),
         auth: if op.secured() { Auth::Fresh } else { Auth::Header(None) },
         segments,
+        query: Vec::new(),
         content_type: base_body.as_ref().map(|_| "application/json".into()),
         body: base_body.as_ref().map(|b| serde_json::to_vec(b).unwrap()),
         valid: true,
@@ -437,6 +450,13 @@ fn cases(doc: &Doc, op: &Op) -> Vec<Case> {
             if matches!(segment, Segment::Raw(_)) {
                 c.expect = Some(400);
             }
+        }));
+    }
+
+    for (name, value, valid) in &query_values {
+        out.push(with(format!("?{name}={value}"), &|c| {
+            c.query = vec![(name.clone(), value.clone())];
+            c.valid = *valid;
         }));
     }
 
@@ -566,6 +586,10 @@ async fn send(server: &TestServer, doc: &Doc, op: &Op, case: &Case, credentials:
             op.name()
         );
         path = path.replace(&format!("{{{name}}}"), &value);
+    }
+    if !case.query.is_empty() {
+        let pairs: Vec<String> = case.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        path = format!("{path}?{}", pairs.join("&"));
     }
     if case.broken_body {
         return broken_body(server, &op.method, &path, authorization.as_deref()).await;
@@ -702,7 +726,7 @@ backend_tests! {
         let credentials = fixture(&server, &doc).await;
         let mut failures = Vec::new();
         let ops = doc.operations();
-        assert_eq!(ops.len(), 6, "every operation of the API is in the document");
+        assert_eq!(ops.len(), 7, "every operation of the API is in the document");
         for op in &ops {
             let mut seen = BTreeSet::new();
             let cases = cases(&doc, op);
@@ -738,6 +762,7 @@ backend_tests! {
             what: "a wrong password, again and again".into(),
             auth: Auth::Header(None),
             segments: BTreeMap::new(),
+            query: Vec::new(),
             content_type: Some("application/json".into()),
             body: Some(serde_json::to_vec(&credentials).unwrap()),
             valid: true,
