@@ -43,15 +43,13 @@ pub fn MyAccountPage() -> impl IntoView {
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| read_security_overview());
+    let overview = super::load(read_security_overview());
     view! {
         <Title text="Security options"/>
         <div class="settings-page single">
             <p class="breadcrumb"><a href="/account">"My Account"</a> " › Security options"</p>
             <h1>"Security options"</h1>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match overview.await {
+            {match overview {
                         Ok(o) => Either::Left(view! {
                             <section class="card section" aria-labelledby="password-heading">
                                 <h2 id="password-heading">"Password"</h2>
@@ -98,9 +96,7 @@ pub fn SecurityPage() -> impl IntoView {
                             </section>
                         }),
                         Err(err) => Either::Right(view! { <p class="form-error" role="alert">{err.to_string()}</p> }),
-                    }
-                })}
-            </Suspense>
+            }}
             <section class="card section" aria-labelledby="reset-heading">
                 <h2 id="reset-heading">"Reset auto-login"</h2>
                 <p>
@@ -130,14 +126,12 @@ pub fn SecurityPage() -> impl IntoView {
 pub fn SecurePage() -> impl IntoView {
     let query = use_query_map();
     let session = SessionId(query.read_untracked().get("session").unwrap_or_default());
-    let reported = Resource::new(move || session.clone(), reported_session);
+    let reported = super::load(reported_session(session));
     view! {
         <Title text="Secure your account"/>
         <div class="settings-page single">
             <h1>"Secure your account"</h1>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match reported.await {
+            {match reported {
                         Ok(s) => Either::Left(view! {
                             <p class="lead">
                                 "You reported the login from " <strong>{s.device.clone()}</strong> " (IP address "
@@ -167,9 +161,7 @@ pub fn SecurePage() -> impl IntoView {
                             <p class="form-error" role="alert">{secure_error(&err)}</p>
                             <p><a href="/settings/sessions">"Manage Sessions"</a></p>
                         }),
-                    }
-                })}
-            </Suspense>
+            }}
         </div>
     }
 }

@@ -19,18 +19,14 @@ pub const ACTIVITY_CSV_PATH: &str = "/settings/activity.csv";
 pub fn ActivityPage() -> impl IntoView {
     let query = use_query_map();
     let (show, page) = query.with_untracked(|q| (q.get("show"), q.get("page").and_then(|p| p.parse::<u32>().ok())));
-    let log = Resource::new(move || (show.clone(), page), |(show, page)| activity(show, page));
+    let log = super::load(activity(show, page));
     view! {
         <Title text="Security activity"/>
         <h1 id="activity-heading">"Security activity"</h1>
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match log.await {
-                    Ok(log) => Either::Left(view! { <ActivityLog log/> }),
-                    Err(err) => Either::Right(view! { <p class="form-error" role="alert">{err.to_string()}</p> }),
-                }
-            })}
-        </Suspense>
+        {match log {
+            Ok(log) => Either::Left(view! { <ActivityLog log/> }),
+            Err(err) => Either::Right(view! { <p class="form-error" role="alert">{err.to_string()}</p> }),
+        }}
     }
 }
 

@@ -35,23 +35,17 @@ pub fn Mailbox() -> impl IntoView {
 
 #[component]
 fn InboxList() -> impl IntoView {
-    let messages = Resource::new(|| (), |_| list_messages());
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match messages.await {
-                    Ok(inbox) if inbox.messages.is_empty() => Either::Left(view! {
-                        <div class="empty-state"><p>"No messages in Inbox."</p></div>
-                    }.into_any()),
-                    Ok(inbox) => Either::Left(view! {
-                        <ul class="message-list" aria-label="Messages">
-                            {inbox.messages.into_iter().map(|m| view! { <MessageRow m/> }).collect_view()}
-                        </ul>
-                    }.into_any()),
-                    Err(err) => Either::Right(view! { <p class="form-error" role="alert">{err.to_string()}</p> }),
-                }
-            })}
-        </Suspense>
+    match super::load(list_messages()) {
+        Ok(inbox) if inbox.messages.is_empty() => {
+            view! { <div class="empty-state"><p>"No messages in Inbox."</p></div> }.into_any()
+        }
+        Ok(inbox) => view! {
+            <ul class="message-list" aria-label="Messages">
+                {inbox.messages.into_iter().map(|m| view! { <MessageRow m/> }).collect_view()}
+            </ul>
+        }
+        .into_any(),
+        Err(err) => view! { <p class="form-error" role="alert">{err.to_string()}</p> }.into_any(),
     }
 }
 
@@ -73,26 +67,15 @@ fn MessageRow(m: MessageView) -> impl IntoView {
 pub fn MessagePage() -> impl IntoView {
     let params = use_params_map();
     let id = params.read_untracked().get("id").and_then(|id| id.parse::<i64>().ok());
-    let shown = Resource::new(
-        move || id,
-        |id| async move {
-            match id {
-                Some(id) => message(id).await.map(Some),
-                None => Ok(None),
-            }
-        },
-    );
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match shown.await {
-                    Ok(Some(m)) => view! { <MessageBody m/> }.into_any(),
-                    // Another account's message, or none: the same "not found" page.
-                    Ok(None) | Err(crate::model::AppError::MessageNotFound) => view! { <super::NotFound/> }.into_any(),
-                    Err(err) => view! { <p class="form-error" role="alert">{err.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+    let shown = match id {
+        Some(id) => super::load(message(id)).map(Some),
+        None => Ok(None),
+    };
+    match shown {
+        Ok(Some(m)) => view! { <MessageBody m/> }.into_any(),
+        // Another account's message, or none: the same "not found" page.
+        Ok(None) | Err(crate::model::AppError::MessageNotFound) => view! { <super::NotFound/> }.into_any(),
+        Err(err) => view! { <p class="form-error" role="alert">{err.to_string()}</p> }.into_any(),
     }
 }
 

@@ -26,6 +26,25 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
+/// What a page reads on the server, read before the page renders instead of through a
+/// `Resource` inside `<Suspense>`. Pages render on the server only (islands mode), so nothing is
+/// gained by suspending; and leptos 0.8's Suspense has a race under a multi-threaded runtime that
+/// leaves a small fraction of responses stalled mid-body for ever (leptos-rs/leptos#4851, #4578;
+/// seen here as a Manage Sessions page that never finished in about one test run in five).
+/// `block_in_place` lets the runtime move this worker's other tasks elsewhere while the page
+/// waits for its query. The browser build never renders pages: it gets an error to compile.
+pub(crate) fn load<T>(
+    read: impl std::future::Future<Output = Result<T, crate::model::AppError>>,
+) -> Result<T, crate::model::AppError> {
+    #[cfg(feature = "ssr")]
+    return tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(read));
+    #[cfg(not(feature = "ssr"))]
+    {
+        drop(read);
+        Err(crate::model::AppError::Internal)
+    }
+}
+
 /// The running server's session lifetimes. Pages render on the server only (islands), so the
 /// browser build never needs them; it gets the defaults to compile.
 pub(crate) fn lifetimes() -> crate::model::Lifetimes {

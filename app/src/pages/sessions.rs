@@ -23,7 +23,7 @@ enum Pending {
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
-    let sessions = Resource::new(|| (), |_| list_sessions());
+    let initial = super::load(list_sessions());
     // Where "Secure my account" leads (`api::SECURED_PATH`).
     let secured = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("secured").is_some());
 
@@ -39,11 +39,7 @@ pub fn SessionsPage() -> impl IntoView {
             "These are all the active logins to your account: browsers and the mobile mail app. "
             "If you see one you don't recognise, end it."
         </p>
-        <Transition fallback=|| view! { <p class="loading">"Loading sessions…"</p> }>
-            {move || Suspend::new(async move {
-                let initial = sessions.await;
-                view! {
-                    <SessionsManager initial>
+        <SessionsManager initial>
                         <aside class="info-box" aria-label="About ending sessions">
                             <h2>"Good to know"</h2>
                             <ul>
@@ -64,10 +60,7 @@ pub fn SessionsPage() -> impl IntoView {
                                 </li>
                             </ul>
                         </aside>
-                    </SessionsManager>
-                }
-            })}
-        </Transition>
+        </SessionsManager>
     }
 }
 

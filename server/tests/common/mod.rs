@@ -41,6 +41,10 @@ impl TestServer {
 
     /// A server on `db` reading `clock`, with extra command-line flags.
     pub async fn start_with(db: &TestDb, clock: Arc<ManualClock>, extra_args: &[&str]) -> Self {
+        if std::env::var_os("POSTERN_TEST_LOG").is_some() {
+            let _ =
+                tracing_subscriber::fmt().with_env_filter("debug,sqlx=warn,hyper=warn,h2=warn,reqwest=warn").try_init();
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
