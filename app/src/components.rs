@@ -123,6 +123,18 @@ pub fn TrashIcon() -> impl IntoView {
     }
 }
 
+/// "Current password", re-entered before a change of credentials.
+#[component]
+pub fn CurrentPasswordField() -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for="current_password">"Current password"</label>
+            <input id="current_password" name="current_password" type="password"
+                autocomplete="current-password" required maxlength=limits::PASSWORD_MAX/>
+        </div>
+    }
+}
+
 /// A new password and its repetition, with the policy hint: the same on sign-up and on change.
 #[component]
 pub fn NewPasswordFields(

@@ -4,7 +4,7 @@
 
 mod common;
 
-use app::model::{ActivityFilter, AppError, EndReason, EventKind, ACTIVITY_PAGE_SIZE};
+use app::model::{ActivityFilter, AppError, EndReason, EventKind, MessageReply, ACTIVITY_PAGE_SIZE};
 use app::ssr::service::SecureAccount;
 use app::ssr::Resolved;
 use common::*;
@@ -47,7 +47,12 @@ backend_tests! {
         // Read from the login it is about, it says so.
         let theirs = current(&svc, &stranger.token).await;
         assert!(svc.inbox(&theirs).await.unwrap().messages[0].this_session);
+        // The intruder reads the same Inbox: from that login the alert can be neither answered
+        // nor hidden.
         assert!(matches!(svc.report_not_me(&theirs, message.id).await, Err(AppError::Conflict { .. })));
+        assert!(matches!(svc.mark_message_read(&theirs, message.id).await, Err(AppError::Conflict { .. })));
+        assert!(matches!(svc.delete_message(&theirs, message.id).await, Err(AppError::Conflict { .. })));
+        assert!(!svc.message(&me, message.id).await.unwrap().read);
 
         // Turned off: no message for a further new device.
         svc.set_login_notifications(&me, false).await.unwrap();
@@ -70,7 +75,9 @@ backend_tests! {
         assert!(!svc.message(&bob, bobs).await.unwrap().read, "untouched");
 
         svc.mark_message_read(&bob, bobs).await.unwrap();
-        assert!(svc.message(&bob, bobs).await.unwrap().read);
+        let answered = svc.message(&bob, bobs).await.unwrap();
+        assert!(answered.read);
+        assert_eq!(answered.reply, Some(MessageReply::Confirmed));
         assert_eq!(current(&svc, &bob_login.token).await.unread_messages, 0);
         svc.delete_message(&bob, bobs).await.unwrap();
         assert!(svc.inbox(&bob).await.unwrap().messages.is_empty());
@@ -198,6 +205,35 @@ backend_tests! {
         assert_eq!(svc.inbox(&after).await.unwrap().messages.iter().filter(|m| m.session_id == back.session_id).count(), 1);
         let kinds: Vec<EventKind> = svc.activity(&after, ActivityFilter::Password, 1).await.unwrap().events.iter().map(|e| e.kind).collect();
         assert!(kinds.contains(&EventKind::AccountSecured), "{kinds:?}");
+    }
+
+    async fn this_wasnt_me_still_secures_the_account_once_the_reported_session_was_purged(db) {
+        let policy = app::ssr::SessionPolicy { retention_ms: HOUR, ..Default::default() };
+        let (svc, clock) = db.service_with(policy).await;
+        sign_up(&svc, "Ada", "ada@example.com").await;
+        let here = log_in(&svc, "ada@example.com", true).await;
+        let intruder = log_in(&svc, "ada@example.com", false).await;
+        svc.log_out(&current(&svc, &intruder.token).await, &client("192.0.2.9")).await.unwrap();
+        clock.advance_ms(2 * HOUR);
+        svc.purge().await.unwrap();
+        let me = current(&svc, &here.token).await;
+        let message = svc.inbox(&me).await.unwrap().messages.into_iter().find(|m| m.session_id == intruder.session_id).unwrap();
+        let reported = svc.report_not_me(&me, message.id).await.unwrap();
+        let shown = svc.reported_session(&me, &reported).await.unwrap();
+        assert_eq!(shown.ip, "203.0.113.2");
+        svc.secure_account(&me, &client("203.0.113.2"), &secure(&reported, PASSWORD)).await.unwrap();
+        let err = svc.log_in(&browser_login("ada@example.com", PASSWORD, false), &client("192.0.2.1")).await.unwrap_err();
+        assert_eq!(err, AppError::InvalidCredentials);
+    }
+
+    async fn the_purge_job_writes_session_expired_for_each_session_it_expires(db) {
+        let (svc, clock) = db.service().await;
+        let web = sign_up(&svc, "Ada", "ada@example.com").await;
+        let me = current(&svc, &web.token).await;
+        clock.advance_ms(DAY);
+        svc.purge().await.unwrap();
+        let kinds: Vec<EventKind> = svc.store.events(me.account_id).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == EventKind::SessionExpired).count(), 1, "{kinds:?}");
     }
 
     async fn this_wasnt_me_that_fails_midway_changes_nothing(db) {

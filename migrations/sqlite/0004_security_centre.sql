@@ -25,7 +25,9 @@ CREATE TABLE messages (
     session_id  TEXT   NOT NULL,   -- the login the message is about (public id)
     device      TEXT   NOT NULL,
     ip          TEXT   NOT NULL,
-    read_at     BIGINT
+    read_at     BIGINT,
+    -- The owner's answer: 'confirmed' ("Yes, it was me") or 'reported' ("This wasn't me").
+    reply       TEXT
 );
 CREATE INDEX messages_by_account ON messages (account_id, at);
 CREATE INDEX sessions_ended_by_account ON sessions (account_id, ended_at) WHERE ended_at IS NOT NULL;

@@ -172,6 +172,28 @@ impl EndedSessionView {
     }
 }
 
+/// The owner's answer to a new-login message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageReply {
+    /// "Yes, it was me".
+    Confirmed,
+    /// "This wasn't me".
+    Reported,
+}
+
+impl MessageReply {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageReply::Confirmed => "confirmed",
+            MessageReply::Reported => "reported",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [MessageReply::Confirmed, MessageReply::Reported].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
 /// A message in the Inbox: so far only "New login to your account".
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct MessageView {
@@ -183,6 +205,7 @@ pub struct MessageView {
     pub device: String,
     pub ip: String,
     pub read: bool,
+    pub reply: Option<MessageReply>,
     /// The message is read from the very session it is about: then it offers no buttons (the
     /// intruder reads the same Inbox).
     pub this_session: bool,

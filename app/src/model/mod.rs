@@ -246,6 +246,7 @@ macro_rules! text_enum {
 text_enum!(EndReason, |s| Some(EndReason::parse(s)));
 text_enum!(SessionKind, |s| SessionKind::parse(s));
 text_enum!(EventKind, |s| Some(EventKind::parse(s)));
+text_enum!(MessageReply, |s| MessageReply::parse(s));
 
 /// The signed-in account, as the shell shows it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

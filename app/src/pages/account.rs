@@ -3,7 +3,7 @@
 
 use super::activity::EventSummary;
 use crate::api::{read_security_overview, reported_session, ResetAutoLogin, SaveLoginNotifications, SecureAccount};
-use crate::components::{posted_error, FormError, NewPasswordFields, PostForm};
+use crate::components::{posted_error, CurrentPasswordField, FormError, NewPasswordFields, PostForm};
 use crate::model::{limits, AppError, SessionId};
 use crate::time_fmt::{format_utc, iso_utc};
 use leptos::either::Either;
@@ -73,9 +73,15 @@ pub fn SecurityPage() -> impl IntoView {
                             </section>
                             <section class="card section" aria-labelledby="activity-heading">
                                 <h2 id="activity-heading">"Security activity"</h2>
-                                <ul class="event-summary">
-                                    {o.latest.into_iter().map(|e| view! { <li><EventSummary e/></li> }).collect_view()}
-                                </ul>
+                                {if o.latest.is_empty() {
+                                    Either::Left(view! { <p>"Nothing yet."</p> })
+                                } else {
+                                    Either::Right(view! {
+                                        <ul class="event-summary">
+                                            {o.latest.into_iter().map(|e| view! { <li><EventSummary e/></li> }).collect_view()}
+                                        </ul>
+                                    })
+                                }}
                                 <p><a href="/settings/activity">"See all security activity"</a></p>
                             </section>
                             <section class="card section" aria-labelledby="notifications-heading">
@@ -149,11 +155,7 @@ pub fn SecurePage() -> impl IntoView {
                                 submit="Secure my account".into() success=None
                                 error={posted_error::<SecureAccount, _>()}>
                                 <input type="hidden" name="session" value=s.id.to_string()/>
-                                <div class="field">
-                                    <label for="current_password">"Current password"</label>
-                                    <input id="current_password" name="current_password" type="password"
-                                        autocomplete="current-password" required maxlength=limits::PASSWORD_MAX/>
-                                </div>
+                                <CurrentPasswordField/>
                                 <NewPasswordFields name="new_password" label="New password" repeat_label="Repeat new password"/>
                             </PostForm>
                         }),

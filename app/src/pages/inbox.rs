@@ -4,7 +4,7 @@
 
 use super::shell::FOLDERS;
 use crate::api::{list_messages, message, DeleteMessage, MarkMessageRead, ReportNotMe};
-use crate::model::{MessageView, NEW_LOGIN_SUBJECT, SECURITY_SENDER};
+use crate::model::{MessageReply, MessageView, NEW_LOGIN_SUBJECT, SECURITY_SENDER};
 use crate::time_fmt::{format_utc, iso_utc};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -74,7 +74,7 @@ pub fn MessagePage() -> impl IntoView {
     match shown {
         Ok(Some(m)) => view! { <MessageBody m/> }.into_any(),
         // Another account's message, or none: the same "not found" page.
-        Ok(None) | Err(crate::model::AppError::MessageNotFound) => view! { <super::NotFound/> }.into_any(),
+        Ok(None) | Err(crate::model::AppError::MessageNotFound) => view! { <super::NotFoundContent/> }.into_any(),
         Err(err) => view! { <p class="form-error" role="alert">{err.to_string()}</p> }.into_any(),
     }
 }
@@ -87,7 +87,14 @@ fn MessageBody(m: MessageView) -> impl IntoView {
         Either::Left(view! { <p class="note">"This is the login from this device."</p> })
     } else {
         Either::Right(view! {
-            {m.read.then(|| view! { <p class="form-success" role="status">"Thanks for confirming."</p> })}
+            {match m.reply {
+                Some(MessageReply::Confirmed) => Some(view! { <p class="form-success" role="status">"Thanks for confirming."</p> }.into_any()),
+                Some(MessageReply::Reported) => Some(view! {
+                    <p class="note">"You reported this login as not yours. "
+                        <a href=format!("/account/secure?session={}", m.session_id)>"Secure your account"</a></p>
+                }.into_any()),
+                None => None,
+            }}
             <p>"Was this you?"</p>
             <div class="row">
                 <form method="post" action=MarkMessageRead::PATH>
@@ -118,10 +125,12 @@ fn MessageBody(m: MessageView) -> impl IntoView {
                 <dt>"When"</dt><dd><time datetime=iso_utc(m.at)>{format_utc(m.at)}</time></dd>
             </dl>
             {answer}
-            <form method="post" action=DeleteMessage::PATH>
-                <input type="hidden" name="id" value=id/>
-                <button type="submit" class="button secondary">"Delete"</button>
-            </form>
+            {(!m.this_session).then(|| view! {
+                <form method="post" action=DeleteMessage::PATH>
+                    <input type="hidden" name="id" value=id/>
+                    <button type="submit" class="button secondary">"Delete"</button>
+                </form>
+            })}
         </article>
         <p><a href="/">"Back to Inbox"</a></p>
     }

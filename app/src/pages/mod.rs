@@ -13,16 +13,24 @@ use leptos_meta::Title;
 
 #[component]
 pub fn NotFound() -> impl IntoView {
+    view! {
+        <main class="center-page">
+            <NotFoundContent/>
+        </main>
+    }
+}
+
+/// "Page not found" with its 404 status, for a page inside the shell (which has the `<main>`).
+#[component]
+pub fn NotFoundContent() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         res.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
         <Title text="Page not found"/>
-        <main class="center-page">
-            <h1>"Page not found"</h1>
-            <p><a href="/">"Back to your mailbox"</a></p>
-        </main>
+        <h1>"Page not found"</h1>
+        <p><a href="/">"Back to your mailbox"</a></p>
     }
 }
 

@@ -2,8 +2,7 @@
 //! is plain server-rendered HTML.
 
 use crate::api::ChangePassword;
-use crate::components::{posted_error, NewPasswordFields, PostForm};
-use crate::model::limits;
+use crate::components::{posted_error, CurrentPasswordField, NewPasswordFields, PostForm};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -59,11 +58,7 @@ pub fn PasswordPage() -> impl IntoView {
         </p>
         <PostForm action=ChangePassword::PATH.into() class="stack narrow".into() submit="Save changes".into()
             success=Some("Your password has been changed.".into()) error={posted_error::<ChangePassword, _>()}>
-            <div class="field">
-                <label for="current_password">"Current password"</label>
-                <input id="current_password" name="current_password" type="password"
-                    autocomplete="current-password" required maxlength=limits::PASSWORD_MAX/>
-            </div>
+            <CurrentPasswordField/>
             <NewPasswordFields name="new_password" label="New password" repeat_label="Repeat new password"/>
         </PostForm>
     }

@@ -187,26 +187,7 @@ impl AuthService {
         new_password: &str,
         repeat: &str,
     ) -> Result<String, AppError> {
-        self.confirm_password(
-            current,
-            client,
-            current_password,
-            "current_password",
-            "Your current password is incorrect.",
-        )
-        .await?;
-        if new_password != repeat {
-            return Err(AppError::validation("repeat_new_password", "The two new passwords do not match."));
-        }
-        self.hasher
-            .check_new_password(
-                new_password,
-                &[&current.email, &current.name],
-                "new_password",
-                queue_key(client).as_str(),
-            )
-            .await?;
-        let hash = self.hasher.hash(new_password, queue_key(client).as_str()).await?;
+        let hash = self.new_password_hash(current, client, current_password, new_password, repeat).await?;
         let token = token::new_token();
         let token_hash = token::hash_token(&token);
         let event = Event::new(EventKind::PasswordChanged, Some(current.account_id), self.now())
@@ -235,10 +216,7 @@ impl AuthService {
         let now = self.now();
         let token = token::new_token();
         let token_hash = token::hash_token(&token);
-        let demote = current.auto_login.then(|| Demotion {
-            idle_expires_at: now + self.policy.idle_ms,
-            expires_at: current.expires_at.min(now + self.policy.max_age_ms),
-        });
+        let demote = self.demotion(current, now);
         let event =
             Event::new(EventKind::AutoLoginReset, Some(current.account_id), now).by(&current.session_id, &client.ip);
         let plan = BulkEnd {
@@ -251,6 +229,43 @@ impl AuthService {
         self.store.end_sessions(current.account_id, &plan, &event).await?;
         self.ensure_still_active(&token).await?;
         Ok(token)
+    }
+
+    /// The hash of a new password, after the current one was re-entered correctly (on this
+    /// session's counter) and the new one was repeated and passes the policy. For change password
+    /// and "Secure my account" alike.
+    pub(super) async fn new_password_hash(
+        &self,
+        current: &CurrentSession,
+        client: &ClientInfo,
+        current_password: &str,
+        new_password: &str,
+        repeat: &str,
+    ) -> Result<String, AppError> {
+        self.confirm_password(
+            current,
+            client,
+            current_password,
+            "current_password",
+            "Your current password is incorrect.",
+        )
+        .await?;
+        if new_password != repeat {
+            return Err(AppError::validation("repeat_new_password", "The two new passwords do not match."));
+        }
+        let queue = queue_key(client);
+        self.hasher
+            .check_new_password(new_password, &[&current.email, &current.name], "new_password", queue.as_str())
+            .await?;
+        self.hasher.hash(new_password, queue.as_str()).await
+    }
+
+    /// The current session's new lifetime when auto-login is reset, if it was remembered.
+    pub(super) fn demotion(&self, current: &CurrentSession, now: i64) -> Option<Demotion> {
+        current.auto_login.then(|| Demotion {
+            idle_expires_at: now + self.policy.idle_ms,
+            expires_at: current.expires_at.min(now + self.policy.max_age_ms),
+        })
     }
 
     /// Re-checks the password of a signed-in person. Counted on a counter of the session, so

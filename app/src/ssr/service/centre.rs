@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::model::{
-    ActivityFilter, ActivityPage, EndedSessionView, EventView, Inbox, MessageView, SecurityOverview,
+    ActivityFilter, ActivityPage, EndedSessionView, EventView, Inbox, MessageReply, MessageView, SecurityOverview,
     ACTIVITY_PAGE_SIZE, ENDED_SHOWN,
 };
 use crate::ssr::store::{ActivityRow, EndedRow, MessageRow};
@@ -53,6 +53,7 @@ fn message_view(row: MessageRow, current: &CurrentSession) -> MessageView {
         device: row.device,
         ip: row.ip,
         read: row.read_at.is_some(),
+        reply: row.reply,
     }
 }
 
@@ -142,30 +143,40 @@ impl AuthService {
         Ok(message_view(row, current))
     }
 
-    /// "Yes, it was me": the message is read. Nothing else changes (the intruder reads the same
-    /// Inbox, so this button must not be able to do more).
+    /// A message the caller may answer or delete: not one about the caller's own login (the
+    /// intruder reads the same Inbox, and must not be able to confirm or hide the alert).
+    async fn answerable(&self, current: &CurrentSession, id: i64) -> Result<MessageView, AppError> {
+        let message = self.message(current, id).await?;
+        if message.this_session {
+            return Err(AppError::Conflict {
+                message: "This is the login from this device: answer it from another device of yours.".into(),
+            });
+        }
+        Ok(message)
+    }
+
+    /// "Yes, it was me": the message is read. Nothing else changes.
     pub async fn mark_message_read(&self, current: &CurrentSession, id: i64) -> Result<(), AppError> {
-        match self.store.mark_message_read(current.account_id, id, self.now()).await? {
+        self.answerable(current, id).await?;
+        match self.store.answer_message(current.account_id, id, MessageReply::Confirmed, self.now()).await? {
             true => Ok(()),
             false => Err(AppError::MessageNotFound),
         }
     }
 
     pub async fn delete_message(&self, current: &CurrentSession, id: i64) -> Result<(), AppError> {
+        self.answerable(current, id).await?;
         match self.store.delete_message(current.account_id, id).await? {
             true => Ok(()),
             false => Err(AppError::MessageNotFound),
         }
     }
 
-    /// "This wasn't me" on a message: read, and the login it is about (for the "Secure your
-    /// account" page). Refused from that very login.
+    /// "This wasn't me" on a message: answered as reported, and the login it is about (for the
+    /// "Secure your account" page).
     pub async fn report_not_me(&self, current: &CurrentSession, id: i64) -> Result<SessionId, AppError> {
-        let message = self.message(current, id).await?;
-        if message.this_session {
-            return Err(AppError::Conflict { message: "This is the login from this device.".into() });
-        }
-        self.mark_message_read(current, id).await?;
+        let message = self.answerable(current, id).await?;
+        self.store.answer_message(current.account_id, id, MessageReply::Reported, self.now()).await?;
         Ok(message.session_id)
     }
 
@@ -180,7 +191,22 @@ impl AuthService {
         if !token::looks_like_session_id(id.as_str()) {
             return Err(AppError::NotFound);
         }
-        let row = self.store.session_of_account(current.account_id, id).await?.ok_or(AppError::NotFound)?;
+        let Some(row) = self.store.session_of_account(current.account_id, id).await? else {
+            // Purged after the retention period, while its message is kept: the rest can still
+            // happen, described from the message.
+            let message = self.store.message_about(current.account_id, id).await?.ok_or(AppError::NotFound)?;
+            return Ok(SessionView {
+                id: message.session_id,
+                device: message.device,
+                user_agent: String::new(),
+                ip: message.ip,
+                kind: SessionKind::Browser,
+                auto_login: false,
+                created_at: message.at,
+                last_active_at: message.at,
+                current: false,
+            });
+        };
         Ok(SessionView {
             device: device::describe(row.kind, row.device_name.as_deref(), &row.user_agent),
             id: row.id,
@@ -205,29 +231,11 @@ impl AuthService {
         ask: &SecureAccount<'_>,
     ) -> Result<String, AppError> {
         let reported = self.reported_session(current, ask.reported).await?;
-        self.confirm_password(
-            current,
-            client,
-            ask.current_password,
-            "current_password",
-            "Your current password is incorrect.",
-        )
-        .await?;
-        if ask.new_password != ask.repeat {
-            return Err(AppError::validation("repeat_new_password", "The two new passwords do not match."));
-        }
-        let queue = ThrottleKey::address(&client.ip);
-        self.hasher
-            .check_new_password(ask.new_password, &[&current.email, &current.name], "new_password", queue.as_str())
-            .await?;
-        let hash = self.hasher.hash(ask.new_password, queue.as_str()).await?;
+        let hash = self.new_password_hash(current, client, ask.current_password, ask.new_password, ask.repeat).await?;
         let now = self.now();
         let token = token::new_token();
         let token_hash = token::hash_token(&token);
-        let demote = current.auto_login.then(|| Demotion {
-            idle_expires_at: now + self.policy.idle_ms,
-            expires_at: current.expires_at.min(now + self.policy.max_age_ms),
-        });
+        let demote = self.demotion(current, now);
         let event = Event::new(EventKind::AccountSecured, Some(current.account_id), now)
             .by(&current.session_id, &client.ip)
             .target(&reported.id);

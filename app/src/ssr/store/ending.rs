@@ -234,6 +234,18 @@ impl Store {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             session_set_changed!(tx, sessions_ran_out_at = now);
+            // "Session expired" in each owner's log, at the moment it ran out, as a request with
+            // the expired token would have written it.
+            sqlx::query(concat!(
+                "INSERT INTO security_events (account_id, at, kind, target_id)
+                 SELECT account_id, CASE WHEN expires_at < idle_expires_at THEN expires_at ELSE idle_expires_at END, $2, id
+                 FROM sessions WHERE ",
+                ran_out_at!("$1")
+            ))
+            .bind(now)
+            .bind(EventKind::SessionExpired)
+            .execute(&mut *tx)
+            .await?;
             let expired = sqlx::query(concat!(
                 "UPDATE sessions SET end_reason = $2,
                         ended_at = CASE WHEN expires_at < idle_expires_at THEN expires_at ELSE idle_expires_at END

@@ -3,6 +3,7 @@
 //! simply not found.
 
 use super::*;
+use crate::model::MessageReply;
 
 #[derive(Clone, Debug, FromRow, PartialEq)]
 pub struct MessageRow {
@@ -12,12 +13,13 @@ pub struct MessageRow {
     pub device: String,
     pub ip: String,
     pub read_at: Option<i64>,
+    pub reply: Option<MessageReply>,
 }
 
 /// The columns of a [`MessageRow`]; a macro so that `concat!` can make static statements of it.
 macro_rules! select_message {
     () => {
-        "SELECT id, at, session_id, device, ip, read_at FROM messages"
+        "SELECT id, at, session_id, device, ip, read_at, reply FROM messages"
     };
 }
 
@@ -33,10 +35,18 @@ impl Store {
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(id).fetch_optional(pool).await?))
     }
 
-    /// Marks the message read; `false` if the account has no such message.
-    pub async fn mark_message_read(&self, account_id: AccountId, id: i64, now: i64) -> Result<bool> {
-        const SQL: &str = "UPDATE messages SET read_at = COALESCE(read_at, $3) WHERE account_id = $1 AND id = $2";
-        self.change_message(SQL, account_id, id, Some(now)).await
+    /// Marks the message read with the owner's `reply` ("confirmed", "reported"); `false` if the
+    /// account has no such message.
+    pub async fn answer_message(&self, account_id: AccountId, id: i64, reply: MessageReply, now: i64) -> Result<bool> {
+        const SQL: &str =
+            "UPDATE messages SET read_at = COALESCE(read_at, $3), reply = $4 WHERE account_id = $1 AND id = $2";
+        self.change_message(SQL, account_id, id, Some((now, reply))).await
+    }
+
+    /// The message about the session `session_id`, if the account has one.
+    pub async fn message_about(&self, account_id: AccountId, session_id: &SessionId) -> Result<Option<MessageRow>> {
+        const SQL: &str = concat!(select_message!(), " WHERE account_id = $1 AND session_id = $2 ORDER BY id LIMIT 1");
+        Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(session_id).fetch_optional(pool).await?))
     }
 
     /// Deletes the message; `false` if the account has no such message.
@@ -44,20 +54,27 @@ impl Store {
         self.change_message("DELETE FROM messages WHERE account_id = $1 AND id = $2", account_id, id, None).await
     }
 
-    /// Runs `sql` ($1 account, $2 message, $3 `now` where given) and recounts the unread ones.
+    /// Runs `sql` ($1 account, $2 message, and $3 `now`, $4 the reply where given) and recounts
+    /// the unread ones.
     async fn change_message(
         &self,
         sql: &'static str,
         account_id: AccountId,
         id: i64,
-        now: Option<i64>,
+        answer: Option<(i64, MessageReply)>,
     ) -> Result<bool> {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
+            // The account row first, as every other writer of messages does: on PostgreSQL the
+            // recount below must not run beside another change of the same Inbox.
+            sqlx::query("UPDATE accounts SET unread_messages = unread_messages WHERE id = $1")
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?;
             let mut query = sqlx::query(sql).bind(account_id).bind(id);
-            if let Some(now) = now {
-                query = query.bind(now);
+            if let Some((now, reply)) = answer {
+                query = query.bind(now).bind(reply);
             }
             let done = query.execute(&mut *tx).await?;
             unread_changed!(tx, account_id);
