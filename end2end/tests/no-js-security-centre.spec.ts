@@ -121,4 +121,23 @@ test.describe("the security centre without JavaScript", () => {
       expect(await tryAppLogin(request, user.email, OTHER_PASSWORD, "Pixel 8")).toBe(200);
     });
   });
+
+  test('"End all other sessions" works as a plain form', async ({ newDevice }) => {
+    const user = newUser();
+    const noJs = await newDevice({ javaScriptEnabled: false });
+    await signUp(noJs, user, { js: false });
+    const deviceB = await newDevice();
+    await logIn(deviceB, user.email, user.password);
+
+    await noJs.goto("/settings/sessions");
+    const activeRows = noJs.locator("table", { has: noJs.getByRole("columnheader", { name: "Last active" }) }).locator("tbody tr");
+    await expect(activeRows).toHaveCount(2);
+    await submitPlain(noJs, noJs.getByRole("button", { name: "End all other sessions", exact: true }));
+    await expect(noJs).toHaveURL(atPath("/settings/sessions"));
+    await expect(activeRows).toHaveCount(1);
+    await expect
+      .poll(() => sessionStatus(deviceB), { message: "the other browser's session ends" })
+      .toEqual({ state: "ended", reason: "ended_others" });
+    await expectAutoLogoutNotice(deviceB);
+  });
 });

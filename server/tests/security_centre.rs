@@ -590,6 +590,9 @@ backend_tests! {
         // A wrong current password changes nothing.
         let wrong = form(WRONG, NEW_PASSWORD);
         let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        // A link alone never claims the account was secured.
+        let spoofed = page(&mut ada, "/settings/sessions?secured=1").await;
+        assert!(!spoofed.contains("Your account is secure"), "{spoofed}");
         let res = ada.call("secure_account", &wrong).await;
         assert_wrong_current_password(&res);
         assert_active(&mut intruder, "the reported browser, after a wrong password").await;
@@ -626,6 +629,7 @@ backend_tests! {
         assert_eq!(ended_entry(&list, &intruder_id)["reason"], "not_me");
         assert!(readable(&page(&mut ada, "/settings/activity").await).contains("Account secured"));
         assert!(page(&mut ada, "/settings/sessions").await.contains("This wasn't me"), "the How column");
+        assert!(page(&mut ada, "/settings/sessions?secured=1").await.contains("Your account is secure"));
         assert_active(&mut bob, "another account").await;
 
         // The reported device is forgotten: its next login is new again and leaves a message.

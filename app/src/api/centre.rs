@@ -116,6 +116,13 @@ pub async fn secure_account(
     .await
 }
 
+/// Whether this session has just secured the account (Manage Sessions then says so).
+#[server(prefix = "/api/fn", endpoint = "recently_secured")]
+pub async fn recently_secured() -> Result<bool, AppError> {
+    use crate::ssr::request::*;
+    respond(async move { app_context()?.auth.recently_secured(&current_session()?).await }).await
+}
+
 /// Where "Secure my account" leads: Manage Sessions, saying what was done.
 pub const SECURED_PATH: &str = "/settings/sessions?secured=1";
 

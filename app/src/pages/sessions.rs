@@ -3,14 +3,15 @@
 
 #[cfg(feature = "hydrate")]
 use super::shell::PolledVersion;
-use crate::api::list_sessions;
+use crate::api::{list_sessions, EndOtherSessions, TerminateAll};
 #[cfg(feature = "hydrate")]
-use crate::api::{EndOtherSessions, EndSession, ListSessions, TerminateAll};
+use crate::api::{EndSession, ListSessions};
 use crate::components::{ConfirmDialog, FormError, TrashIcon};
 use crate::model::{AppError, EndedSessionView, SessionId, SessionKind, SessionList, SessionView};
 use crate::time_fmt::{format_utc, iso_utc};
 use leptos::either::Either;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 /// What the open confirmation dialog would do on OK.
@@ -25,7 +26,8 @@ enum Pending {
 pub fn SessionsPage() -> impl IntoView {
     let initial = super::load(list_sessions());
     // Where "Secure my account" leads (`api::SECURED_PATH`).
-    let secured = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("secured").is_some());
+    let secured = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("secured").is_some())
+        && super::load(crate::api::recently_secured()).unwrap_or(false);
 
     view! {
         <Title text="Manage Sessions"/>
@@ -77,7 +79,6 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
     #[cfg(feature = "hydrate")]
     let on_ok = {
         use crate::client::{call, Answer};
-        use leptos::server_fn::ServerFn;
         use leptos::task::spawn_local;
 
         // Only the answer to the latest read is shown, whatever order the answers come in.
@@ -152,6 +153,10 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
         None => String::new(),
     });
 
+    let ask = move |ev: leptos::ev::SubmitEvent, what: Pending| {
+        ev.prevent_default();
+        pending.set(Some(what));
+    };
     view! {
         <FormError error=end_error/>
         <FormError error=terminate_error/>
@@ -163,15 +168,15 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
                 Either::Left(view! {
                     <SessionsTable list pending/>
                     {several.then(|| view! {
+                        // Plain forms without JavaScript; with it, the dialog asks first.
                         <div class="row">
-                            <button type="button" class="button secondary"
-                                on:click=move |_| pending.set(Some(Pending::Others))>
-                                "End all other sessions"
-                            </button>
-                            <button type="button" class="button danger"
-                                on:click=move |_| pending.set(Some(Pending::All))>
-                                "Terminate all sessions"
-                            </button>
+                            <form method="post" action=EndOtherSessions::PATH
+                                on:submit=move |ev| ask(ev, Pending::Others)>
+                                <button type="submit" class="button secondary">"End all other sessions"</button>
+                            </form>
+                            <form method="post" action=TerminateAll::PATH on:submit=move |ev| ask(ev, Pending::All)>
+                                <button type="submit" class="button danger">"Terminate all sessions"</button>
+                            </form>
                         </div>
                     })}
                     <EndedTable ended/>

@@ -251,6 +251,16 @@ impl AuthService {
         Ok(token)
     }
 
+    /// Whether this session secured the account ("Secure my account") in the last minutes: only
+    /// then does Manage Sessions say so (a link alone must not make anyone believe it).
+    pub async fn recently_secured(&self, current: &CurrentSession) -> Result<bool, AppError> {
+        let now = self.now();
+        let latest = self.store.activity(current.account_id, Some(&[EventKind::AccountSecured]), now, 0, 1).await?;
+        Ok(latest
+            .first()
+            .is_some_and(|e| e.session_id.as_ref() == Some(&current.session_id) && e.at > now - 10 * 60_000))
+    }
+
     /// "Tell me about logins from new devices".
     pub async fn set_login_notifications(&self, current: &CurrentSession, notify: bool) -> Result<(), AppError> {
         Ok(self.store.set_notify_new_devices(current.account_id, notify).await?)
