@@ -13,7 +13,7 @@ test("at 320 px the signed-in pages fit the screen", async ({ newDevice }) => {
     await expect
       .poll(() => narrow.evaluate(() => document.documentElement.scrollWidth), { message: `${path} is no wider than the screen` })
       .toBeLessThanOrEqual(320);
-    await expect(narrow.getByRole("link", { name: "My Account", exact: true })).toBeInViewport();
-    await expect(narrow.getByRole("button", { name: "Log out", exact: true })).toBeInViewport();
+    await expect(narrow.locator("header").getByRole("link", { name: "My Account", exact: true })).toBeInViewport();
+    await expect(narrow.locator("header").getByRole("button", { name: "Log out", exact: true })).toBeInViewport();
   }
 });
