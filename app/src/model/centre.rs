@@ -134,8 +134,6 @@ pub struct ActivityPage {
     pub page: u32,
     pub has_older: bool,
     pub filter: ActivityFilter,
-    /// How long events are kept, in days (the page says so).
-    pub retention_days: i64,
 }
 
 /// A session that ended, as "Recently ended" shows it.

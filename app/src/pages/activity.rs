@@ -39,7 +39,7 @@ fn ActivityLog(log: crate::model::ActivityPage) -> impl IntoView {
             {format!(
                 "Everything that happened to the security of your account in the last {} days: logins, failed \
                  attempts, ended sessions, password and auto-login changes. Only you can see it.",
-                log.retention_days
+                super::lifetimes().retention_days
             )}
         </p>
         <form method="get" action="/settings/activity" class="row filter">

@@ -86,13 +86,7 @@ impl AuthService {
         let mut rows = self.store.activity(current.account_id, filter.kinds(), self.now(), offset, size + 1).await?;
         let has_older = rows.len() > ACTIVITY_PAGE_SIZE;
         rows.truncate(ACTIVITY_PAGE_SIZE);
-        Ok(ActivityPage {
-            events: rows.into_iter().map(|r| event_view(r, current)).collect(),
-            page,
-            has_older,
-            filter,
-            retention_days: self.retention_days(),
-        })
+        Ok(ActivityPage { events: rows.into_iter().map(|r| event_view(r, current)).collect(), page, has_older, filter })
     }
 
     /// The caller's whole retained activity log of `filter`, for the CSV download.
