@@ -30,7 +30,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/sessions", get(sessions).delete(terminate_all))
         .route("/api/v1/sessions/{id}", delete(end_session))
         .route("/api/v1/messages", get(messages))
+        .route("/api/v1/events", get(crate::events::app_events))
         .route(app::model::STATUS_PATH, get(status))
+        .route(app::model::EVENTS_PATH, get(crate::events::page_events))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         // Tokens, accounts and session lists are personal: no cache may keep them. (The session

@@ -95,6 +95,12 @@ pub struct Config {
     #[arg(long, env = "POSTERN_POLL_INTERVAL_MS", default_value_t = 5000)]
     pub poll_interval_ms: u64,
 
+    /// How often open pages poll while their event stream is healthy, in milliseconds: a safety
+    /// net only, since the stream says at once when the session ends. When the stream fails,
+    /// pages return to `--poll-interval-ms` until it is back.
+    #[arg(long, env = "POSTERN_STREAM_POLL_INTERVAL_MS", default_value_t = 60_000)]
+    pub stream_poll_interval_ms: u64,
+
     /// How often expired sessions are marked and old ones purged, in seconds.
     #[arg(long, env = "POSTERN_PURGE_INTERVAL_SECS", default_value_t = 3600)]
     pub purge_interval_secs: u64,

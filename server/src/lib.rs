@@ -7,6 +7,7 @@ pub mod activity_csv;
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod middleware;
 pub mod openapi;
 
@@ -51,6 +52,8 @@ pub async fn build_state(
     hasher: PasswordHasherPool,
 ) -> Result<AppState, app::ssr::store::StoreError> {
     let store = Store::connect(&config.database_url).await?;
+    // Until the store closes: commits of other processes and instances reach this one's streams.
+    store.start_change_feed();
     let auth = AuthService::new(store, clock, config.session_policy(), hasher).with_throttle(config.throttle_policy());
     let leptos_options = LeptosOptions::builder()
         .output_name("postern")
@@ -64,6 +67,7 @@ pub async fn build_state(
             auth,
             cookie: CookieSettings { secure: config.secure_cookies() },
             poll_interval_ms: config.poll_interval_ms,
+            stream_poll_interval_ms: config.stream_poll_interval_ms,
         },
         public_origin: config.public_origin(),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
@@ -127,14 +131,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .hash_concurrency
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get().saturating_sub(1).max(1)).unwrap_or(1));
     let hasher = PasswordHasherPool::new(concurrency, config.hash_queue_timeout());
+    raise_file_limit();
     let state = build_state(&config, Arc::new(SystemClock), hasher).await?;
     tracing::info!(backend = state.ctx.auth.store.backend_name(), "database ready");
     spawn_purge_job(state.ctx.auth.clone(), Duration::from_secs(config.purge_interval_secs.max(1)));
+    let hub = state.ctx.auth.store.hub().clone();
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     println!("Postern is listening on http://{}", listener.local_addr()?);
-    serve_listener(listener, app, config.header_read_timeout(), shutdown_signal()).await?;
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!(open_streams = hub.open_streams(), "shutting down");
+        // Open event streams would hold the graceful shutdown for ever: each closes with a short
+        // `retry:`, and its browser reconnects (to another instance) without showing anything.
+        hub.shut_down();
+    };
+    serve_listener(listener, app, config.header_read_timeout(), shutdown).await?;
     Ok(())
+}
+
+/// Every open event stream is a file descriptor: the soft limit (often 1024) goes up to the hard
+/// one, so that a server holds as many streams as the machine allows (README, "Push").
+fn raise_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open file limit"),
+        Err(err) => tracing::warn!(error = %err, "could not raise the open file limit"),
+    }
 }
 
 /// Serves `router` on `listener` (HTTP/1.1, each request knowing its peer as

@@ -33,7 +33,7 @@ refused as invalid (400, 422); every status an operation answers is listed with 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Postern mail-app API", description = DESCRIPTION),
-    paths(api::login, api::logout, api::me, api::sessions, api::end_session, api::terminate_all, api::messages),
+    paths(api::login, api::logout, api::me, api::sessions, api::end_session, api::terminate_all, api::messages, crate::events::app_events),
     components(responses(
         BadRequest, LoginBadRequest, EndSessionsBadRequest, LoginRefused, BearerRefused, NotFound, Conflict, RequestTimeout,
         PayloadTooLarge, UnsupportedMediaType, Unprocessable, TooManyAttempts, Internal, Unavailable

@@ -15,6 +15,7 @@ pub struct Me {
     pub unread_messages: i64,
     pub auto_login: bool,
     pub poll_interval_ms: u64,
+    pub stream_poll_interval_ms: u64,
 }
 
 #[server(prefix = "/api/fn", endpoint = "signup")]
@@ -84,6 +85,7 @@ pub fn me_now() -> Result<Me, AppError> {
         auto_login: current.auto_login,
         unread_messages: current.unread_messages,
         poll_interval_ms: ctx.poll_interval_ms,
+        stream_poll_interval_ms: ctx.stream_poll_interval_ms,
     })
 }
 

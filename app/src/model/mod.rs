@@ -287,6 +287,30 @@ pub struct SessionList {
 /// Where pages poll their session's status (see [`SessionStatus`]).
 pub const STATUS_PATH: &str = "/api/session/status";
 
+/// Where pages open their stream of session events (server-sent events): `ended` with
+/// [`StreamEnded`], `sessions` with [`StreamSessions`], `message` with [`StreamMessage`], `none`
+/// for no session; a comment every 25 s keeps it open. Always 200, like the poll.
+pub const EVENTS_PATH: &str = "/api/session/events";
+
+/// The data of an `ended` event: this session has ended, and the stream closes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct StreamEnded {
+    pub reason: EndReason,
+}
+
+/// The data of a `sessions` event (the first event of every stream, and each change): the
+/// account's `sessions_version`, as the poll answers it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct StreamSessions {
+    pub sessions_version: i64,
+}
+
+/// The data of a `message` event: a new message arrived in the Inbox.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct StreamMessage {
+    pub unread_messages: i64,
+}
+
 /// The answer of `GET /api/session/status`: always 200, so that an ended session never shows up
 /// as a failed request in the browser console.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -5,6 +5,7 @@ pub mod cookie;
 pub mod csp;
 pub mod device;
 pub mod password;
+pub mod push;
 pub mod request;
 pub mod service;
 pub mod store;

@@ -15,6 +15,8 @@ pub struct AppContext {
     pub cookie: CookieSettings,
     /// How often pages poll the session status, in milliseconds.
     pub poll_interval_ms: u64,
+    /// How often they poll while their event stream is healthy.
+    pub stream_poll_interval_ms: u64,
 }
 
 pub fn app_context() -> Result<AppContext, AppError> {

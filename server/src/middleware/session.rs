@@ -16,6 +16,7 @@ fn is_exempt(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path.starts_with("/api/v1/")
         || path == app::model::STATUS_PATH
+        || path == app::model::EVENTS_PATH
         || path == "/healthz"
         || path == "/readyz"
         || path == "/favicon.ico"

@@ -385,3 +385,148 @@ pub async fn browser_and_app(server: &TestServer, email: &str) -> (Browser, Mail
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     (browser, app)
 }
+
+// ---- event streams ------------------------------------------------------------------------------
+
+/// One block of a server-sent-events stream: an event (`event`, `data`), or only a comment, a
+/// `retry:` hint, or both.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SseBlock {
+    pub event: Option<String>,
+    pub data: String,
+    pub retry: Option<u64>,
+    pub comment: Option<String>,
+}
+
+impl SseBlock {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+}
+
+/// An open event stream, read block by block.
+pub struct EventStream {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    res: reqwest::Response,
+    buf: String,
+    closed: bool,
+}
+
+/// How long a test waits for the next block before it fails: push is meant to be instant, this
+/// is only for a loaded machine.
+const STREAM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+
+impl EventStream {
+    /// Opens the stream `req` asks for (on a client without a total timeout: streams stay open).
+    pub async fn open(req: reqwest::RequestBuilder) -> Self {
+        let res = req.send().await.expect("open the event stream");
+        EventStream { status: res.status(), headers: res.headers().clone(), res, buf: String::new(), closed: false }
+    }
+
+    /// The next block, or `None` once the server closed the stream. Fails the test if nothing
+    /// comes for a long while.
+    pub async fn next_block(&mut self) -> Option<SseBlock> {
+        loop {
+            if let Some(at) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..at + 2).collect();
+                return Some(parse_block(&block));
+            }
+            if self.closed {
+                return None;
+            }
+            let chunk = tokio::time::timeout(STREAM_PATIENCE, self.res.chunk()).await.unwrap_or_else(|_| {
+                panic!("the event stream said nothing for {STREAM_PATIENCE:?} (buffer {:?})", self.buf)
+            });
+            match chunk {
+                Ok(Some(bytes)) => self.buf.push_str(std::str::from_utf8(&bytes).expect("UTF-8")),
+                Ok(None) | Err(_) => self.closed = true,
+            }
+        }
+    }
+
+    /// The next block that is an event (heartbeats and other comments skipped).
+    pub async fn next_event(&mut self) -> Option<SseBlock> {
+        loop {
+            let block = self.next_block().await?;
+            if block.event.is_some() {
+                return Some(block);
+            }
+        }
+    }
+
+    /// The next event, which must be `name`; returns its data.
+    pub async fn expect(&mut self, name: &str) -> Value {
+        let block = self.next_event().await.unwrap_or_else(|| panic!("the stream closed before `{name}`"));
+        assert_eq!(block.event.as_deref(), Some(name), "expected `{name}`, got {block:?}");
+        block.json()
+    }
+
+    /// The stream must close now, with nothing but comments before the end.
+    pub async fn expect_closed(&mut self) {
+        if let Some(block) = self.next_event().await {
+            panic!("expected the stream to close, got {block:?}");
+        }
+    }
+
+    /// Nothing but comments arrives within `within` (a stream that must stay quiet).
+    pub async fn expect_quiet(&mut self, within: std::time::Duration) {
+        if let Ok(block) = tokio::time::timeout(within, self.next_event()).await {
+            panic!("expected no event, got {block:?}");
+        }
+    }
+}
+
+fn parse_block(block: &str) -> SseBlock {
+    let mut out = SseBlock::default();
+    let mut data: Vec<&str> = Vec::new();
+    for line in block.lines() {
+        if let Some(c) = line.strip_prefix(':') {
+            out.comment = Some(c.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("event:") {
+            out.event = Some(v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data.push(v.strip_prefix(' ').unwrap_or(v));
+        } else if let Some(v) = line.strip_prefix("retry:") {
+            out.retry = v.trim().parse().ok();
+        }
+    }
+    out.data = data.join("\n");
+    out
+}
+
+/// A client for streams: no total timeout (each read has its own patience).
+pub fn stream_client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).user_agent(CHROME).build().unwrap()
+}
+
+impl Browser {
+    /// Opens the page's event stream as `EventSource` does: same origin, with the cookie.
+    pub async fn events(&self) -> EventStream {
+        self.events_with(&[("sec-fetch-site", "same-origin")]).await
+    }
+
+    /// Opens the event stream with the given request headers (and the cookie).
+    pub async fn events_with(&self, headers: &[(&str, &str)]) -> EventStream {
+        let mut req = stream_client().get(format!("{}{}", self.base, app::model::EVENTS_PATH));
+        if let Some(token) = &self.cookie {
+            req = req.header("cookie", format!("{COOKIE_NAME}={token}"));
+        }
+        req = req.header("accept", "text/event-stream");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        EventStream::open(req).await
+    }
+}
+
+impl MailApp {
+    /// Opens `GET /api/v1/events` with the app's token.
+    pub async fn events(&self) -> EventStream {
+        let mut req = stream_client().get(format!("{}/api/v1/events", self.base));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        EventStream::open(req).await
+    }
+}

@@ -24,6 +24,7 @@ mod validate;
 pub use centre::SecureAccount;
 pub use policy::{Rule, SessionPolicy, ThrottleKind, ThrottlePolicy};
 pub use refusals::RefusalLog;
+pub use sessions::{StreamCheck, StreamSnapshot};
 pub use throttle::{account_throttle_key, ip_throttle_key, ThrottleKey};
 use validate::truncate;
 pub use validate::{login_email, normalize_email, validate_device_name, validate_name};

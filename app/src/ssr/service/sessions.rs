@@ -50,6 +50,32 @@ impl AuthService {
         })
     }
 
+    /// What an open event stream of `session_id` should know now. A session that has run out
+    /// is marked expired here, as a request with its token would (so its stream says `expired`
+    /// at the moment it runs out, not when the purge job comes).
+    pub async fn stream_check(&self, session_id: &SessionId) -> Result<StreamCheck, AppError> {
+        let Some(row) = self.store.stream_row(session_id).await? else { return Ok(StreamCheck::Gone) };
+        if row.ended_at.is_some() {
+            return Ok(StreamCheck::Ended(row.end_reason.unwrap_or(EndReason::Other)));
+        }
+        let runs_out_at = row.expires_at.min(row.idle_expires_at);
+        if self.now() >= runs_out_at {
+            self.store.mark_expired(row.account_id, session_id, runs_out_at).await?;
+            return Ok(StreamCheck::Ended(EndReason::Expired));
+        }
+        Ok(StreamCheck::Active(StreamSnapshot {
+            sessions_version: row.sessions_version,
+            unread_messages: row.unread_messages,
+            last_message_id: row.last_message_id,
+            runs_out_at,
+        }))
+    }
+
+    /// Waits until the service's clock reaches `at_ms` (a session running out).
+    pub fn sleep_until(&self, at_ms: i64) -> crate::ssr::clock::Sleep {
+        self.clock.sleep_until(at_ms)
+    }
+
     pub fn account_view(current: &CurrentSession) -> AccountView {
         AccountView { name: current.name.clone(), email: current.email.clone() }
     }
@@ -152,6 +178,24 @@ impl AuthService {
 }
 
 /// When the session ran out, if it has: the earlier of its idle and absolute deadlines.
+/// What an event stream's session is like now (see [`AuthService::stream_check`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamCheck {
+    Active(StreamSnapshot),
+    Ended(EndReason),
+    /// The session no longer exists (deleted long after it ended).
+    Gone,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamSnapshot {
+    pub sessions_version: i64,
+    pub unread_messages: i64,
+    pub last_message_id: i64,
+    /// When the session runs out unless used again (the earlier of its two deadlines).
+    pub runs_out_at: i64,
+}
+
 pub(super) fn expired_at(row: &AuthRow, now: i64) -> Option<i64> {
     let deadline = row.expires_at.min(row.idle_expires_at);
     (now >= deadline).then_some(deadline)

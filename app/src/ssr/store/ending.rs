@@ -88,6 +88,9 @@ impl Store {
                 );
             }
             tx.commit().await?;
+            if done.rows_affected() > 0 {
+                self.announce([account_id]);
+            }
             Ok(())
         })
     }
@@ -133,6 +136,9 @@ impl Store {
                 }
             };
             tx.commit().await?;
+            if outcome == EndOutcome::Ended {
+                self.announce([account_id]);
+            }
             Ok(outcome)
         })
     }
@@ -204,6 +210,7 @@ impl Store {
             session_set_changed!(tx, account = account_id);
             insert_event!(tx, event);
             tx.commit().await?;
+            self.announce([account_id]);
             Ok(ended)
         })
     }
@@ -233,7 +240,7 @@ impl Store {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            session_set_changed!(tx, sessions_ran_out_at = now);
+            let ran_out = session_set_changed!(tx, sessions_ran_out_at = now);
             // "Session expired" in each owner's log, at the moment it ran out, as a request with
             // the expired token would have written it.
             sqlx::query(concat!(
@@ -272,6 +279,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
+            self.announce(ran_out);
             Ok((expired, deleted))
         })
     }

@@ -91,6 +91,9 @@ pub struct Store {
     backend: Backend,
     /// On SQLite, the reads of every request (the session lookup, the session list) bypass sqlx.
     reader: Option<Arc<SqliteReader>>,
+    /// This process's open event streams, woken after each commit that changes a session set.
+    hub: crate::ssr::push::Hub,
+    feed: Arc<feed::FeedState>,
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool is configured. The body is compiled once per
@@ -121,25 +124,30 @@ macro_rules! ran_out_at {
 
 /// The one place that records, inside the caller's transaction, that an account's set of
 /// sessions changed (a session started or ended): it moves `sessions_version`, which open
-/// session lists watch. Every start and end goes through here, the purge job's included, so a
-/// push of such changes has exactly one place to hook in.
+/// session lists watch, and tells the change feed of the other processes (`feed.rs`). Every start
+/// and end goes through here, the purge job's included; after the commit, the caller passes the
+/// accounts to [`Store::announce`] for this process's own streams. The second form evaluates to
+/// the accounts whose sessions ran out.
 macro_rules! session_set_changed {
-    ($tx:expr, account = $account_id:expr) => {
+    ($tx:expr, account = $account_id:expr) => {{
         sqlx::query("UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id = $1")
             .bind($account_id)
             .execute(&mut *$tx)
-            .await?
-    };
-    ($tx:expr, sessions_ran_out_at = $now:expr) => {
-        sqlx::query(concat!(
+            .await?;
+        sqlx::query(feed::feed_sql(&$tx, false)).bind($account_id).execute(&mut *$tx).await?;
+    }};
+    ($tx:expr, sessions_ran_out_at = $now:expr) => {{
+        sqlx::query(feed::feed_sql(&$tx, true)).bind($now).execute(&mut *$tx).await?;
+        let accounts: Vec<(AccountId,)> = sqlx::query_as(concat!(
             "UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id IN (SELECT account_id FROM sessions WHERE ",
             ran_out_at!("$1"),
-            ")"
+            ") RETURNING id"
         ))
         .bind($now)
-        .execute(&mut *$tx)
-        .await?
-    };
+        .fetch_all(&mut *$tx)
+        .await?;
+        accounts.into_iter().map(|(id,)| id).collect::<Vec<AccountId>>()
+    }};
 }
 
 macro_rules! insert_event {
@@ -205,7 +213,7 @@ impl Store {
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_lazy_with(options);
-            Store { backend: Backend::Postgres(pool), reader: None }
+            Store { backend: Backend::Postgres(pool), reader: None, hub: Default::default(), feed: Default::default() }
         } else {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -225,7 +233,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;
-            Store { backend: Backend::Sqlite(pool), reader }
+            Store { backend: Backend::Sqlite(pool), reader, hub: Default::default(), feed: Default::default() }
         };
         store.migrate().await?;
         Ok(store)
@@ -263,7 +271,9 @@ impl Store {
         Ok(())
     }
 
+    /// Closes the open event streams, stops the change feed and closes the pools.
     pub async fn close(&self) {
+        self.hub.shut_down();
         if let Some(reader) = &self.reader {
             reader.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
@@ -274,6 +284,7 @@ impl Store {
 mod accounts;
 mod ending;
 mod events;
+mod feed;
 mod messages;
 /// Bulk inserts for the benchmark's seeding program (server/examples/postern-seed.rs): not in the server.
 #[cfg(feature = "test-support")]
@@ -289,7 +300,8 @@ pub use crate::model::EventKind;
 pub use accounts::AccountRow;
 pub use ending::{BulkEnd, Demotion, EndOutcome, EndedRow, Keep, Purge};
 pub use events::{ActivityRow, Event, EventRow};
+pub use feed::{FeedState, CHANNEL as FEED_CHANNEL, LISTENER_NAME as FEED_LISTENER_NAME};
 pub use messages::MessageRow;
-pub use sessions::{AuthRow, NewSession, SessionRow, Touch};
+pub use sessions::{AuthRow, NewSession, SessionRow, StreamRow, Touch};
 pub(crate) use sqlite_read::SqliteReader;
 pub use throttle::{Refund, ThrottleRow};

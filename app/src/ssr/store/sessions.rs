@@ -29,6 +29,20 @@ pub struct AuthRow {
     pub unread_messages: i64,
 }
 
+/// What an open event stream watches of its session, read again each time it is woken.
+#[derive(Clone, Debug, FromRow)]
+pub struct StreamRow {
+    pub account_id: AccountId,
+    pub idle_expires_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<EndReason>,
+    pub sessions_version: i64,
+    pub unread_messages: i64,
+    /// The newest Inbox message's id (0 for none): a larger one means a new message arrived.
+    pub last_message_id: i64,
+}
+
 /// A session as listed to its owner. No token, no hash.
 #[derive(Clone, Debug, FromRow)]
 pub struct SessionRow {
@@ -168,6 +182,7 @@ impl Store {
             }
             insert_event!(tx, event);
             tx.commit().await?;
+            self.announce([s.account_id]);
             Ok(())
         })
     }
@@ -223,6 +238,17 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    /// The state an event stream of `session_id` watches; `None` once the session is deleted.
+    pub async fn stream_row(&self, session_id: &SessionId) -> Result<Option<StreamRow>> {
+        const SQL: &str = "SELECT s.account_id, s.idle_expires_at, s.expires_at, s.ended_at, s.end_reason,
+                                  a.sessions_version, a.unread_messages,
+                                  COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.account_id = s.account_id), 0)
+                                      AS last_message_id
+                           FROM sessions s JOIN accounts a ON a.id = s.account_id
+                           WHERE s.id = $1";
+        Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(session_id).fetch_optional(pool).await?))
     }
 
     /// One session of the account, active or ended; another account's is `None`.

@@ -1,0 +1,195 @@
+//! The push of session changes as server-sent events: `GET /api/session/events` for the pages
+//! (the session cookie) and `GET /api/v1/events` for the mail app (its bearer token). A stream
+//! registers with the store's hub and sleeps; when the hub wakes it (a change of its account's
+//! sessions, in this process or, through the change feed, any other) or its session's deadline
+//! passes, it reads its session from the database and says what changed. Nothing is counted as
+//! activity, and nothing but the database decides.
+
+use crate::error::ApiError;
+use crate::middleware::same_origin;
+use crate::AppState;
+use app::model::{AccountId, AppError, EndReason, SessionId, StreamEnded, StreamMessage, StreamSessions};
+use app::ssr::push::{Subscription, Wake};
+use app::ssr::service::{StreamCheck, StreamSnapshot};
+use app::ssr::{AuthService, Resolved};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// A comment this often keeps proxies and NATs from closing an idle stream.
+pub const HEARTBEAT: Duration = Duration::from_secs(25);
+/// The `retry:` hint: how long a browser waits before it reconnects a stream that closed.
+pub const RETRY: Duration = Duration::from_secs(3);
+/// The hint of the streams a shutting-down server closes: reconnect (to another instance) soon.
+pub const SHUTDOWN_RETRY: Duration = Duration::from_millis(500);
+
+/// The pages' stream. Like the poll it never answers an error status for a missing or ended
+/// session (that would be a console error): 200, `none` or `ended`, and the stream closes.
+pub async fn page_events(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // A cookie-authenticated GET that other sites must not open (it tells whether the visitor
+    // is signed in, and ties up a connection): same origin only.
+    if !same_origin(&headers, &state.public_origin) {
+        tracing::warn!("cross-site event stream refused");
+        return ApiError(AppError::Forbidden).into_response();
+    }
+    let token = state.ctx.cookie.token_in(&headers);
+    let resolved = match token {
+        Some(token) => state.ctx.auth.authenticate(&token, false).await,
+        None => Ok(Resolved::None),
+    };
+    match resolved {
+        Ok(resolved) => answer(&state.ctx.auth, resolved),
+        Err(err) => ApiError(err).into_response(),
+    }
+}
+
+/// The mail app's stream, with its bearer token: the same events. A token that stands for no
+/// session is 401 like everywhere in the API; an ended session's gets `ended` and the stream closes.
+#[utoipa::path(get, path = "/api/v1/events",
+    responses((status = 200, content_type = "text/event-stream", body = String,
+                 description = "A stream of server-sent events, open until the session ends: `sessions` \
+                   (data `{\"sessions_version\": 7}`; first, and whenever a session of the account starts or \
+                   ends), `message` (`{\"unread_messages\": 2}`, a new Inbox message), `ended` (`{\"reason\": \
+                   \"ended_by_user\"}`; the stream closes after it), and a comment every 25 s. \
+                   `curl -N -H \"Authorization: Bearer $TOKEN\" https://mail.example/api/v1/events`"),
+              (status = 400, response = crate::openapi::BadRequest),
+              (status = 401, response = crate::openapi::BearerRefused),
+              (status = 408, response = crate::openapi::RequestTimeout),
+              (status = 413, response = crate::openapi::PayloadTooLarge),
+              (status = 500, response = crate::openapi::Internal),
+              (status = 503, response = crate::openapi::Unavailable)),
+    security(("bearer" = [])))]
+pub async fn app_events(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token else { return ApiError(AppError::Unauthorized).into_response() };
+    match state.ctx.auth.authenticate(token, false).await {
+        Ok(Resolved::None) => ApiError(AppError::Unauthorized).into_response(),
+        Ok(resolved) => answer(&state.ctx.auth, resolved),
+        Err(err) => ApiError(err).into_response(),
+    }
+}
+
+fn answer(auth: &AuthService, resolved: Resolved) -> Response {
+    match resolved {
+        Resolved::Active(session) => {
+            let events = watch(auth.clone(), session.account_id, session.session_id);
+            respond(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
+        }
+        Resolved::Ended(reason) => respond(Sse::new(stream::iter([Ok::<_, Infallible>(ended(reason))]))),
+        Resolved::None => {
+            respond(Sse::new(stream::iter([Ok::<_, Infallible>(Event::default().event("none").data("{}"))])))
+        }
+    }
+}
+
+/// Headers for proxies: never cache, never buffer (nginx), never compress (nothing here does).
+fn respond(sse: impl IntoResponse) -> Response {
+    let mut res = sse.into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res
+}
+
+fn ended(reason: EndReason) -> Event {
+    json_event("ended", &StreamEnded { reason })
+}
+
+fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
+    Event::default().event(name).json_data(data).unwrap_or_else(|_| Event::default().event(name).data("{}"))
+}
+
+/// One open stream: what it has told its client so far.
+struct Watcher {
+    auth: AuthService,
+    session: SessionId,
+    subscription: Subscription,
+    told: Option<StreamSnapshot>,
+    done: bool,
+}
+
+/// The events of one session's stream, until it ends.
+fn watch(auth: AuthService, account: AccountId, session: SessionId) -> impl Stream<Item = Result<Event, Infallible>> {
+    let subscription = auth.store.hub().subscribe(account, &session);
+    let watcher = Watcher { auth, session, subscription, told: None, done: false };
+    stream::unfold(watcher, |mut w| async move {
+        if w.done {
+            return None;
+        }
+        let events = w.next_events().await;
+        Some((stream::iter(events.into_iter().map(Ok)), w))
+    })
+    .flatten()
+}
+
+impl Watcher {
+    /// Waits until there is something to say, and says it.
+    async fn next_events(&mut self) -> Vec<Event> {
+        loop {
+            if let Some(told) = self.told {
+                let wake = tokio::select! {
+                    wake = self.subscription.next() => wake,
+                    () = self.auth.sleep_until(told.runs_out_at) => Wake::Changed,
+                };
+                match wake {
+                    Wake::Changed => {}
+                    Wake::Displaced => {
+                        self.done = true;
+                        return vec![Event::default().comment("closed: this session opened a newer stream")];
+                    }
+                    Wake::ShuttingDown => {
+                        self.done = true;
+                        return vec![Event::default().retry(SHUTDOWN_RETRY).comment("closed: the server restarts")];
+                    }
+                }
+            }
+            match self.auth.stream_check(&self.session).await {
+                Ok(StreamCheck::Active(now)) => {
+                    let events = self.changes(now);
+                    self.told = Some(now);
+                    if !events.is_empty() {
+                        return events;
+                    }
+                }
+                Ok(StreamCheck::Ended(reason)) => {
+                    self.done = true;
+                    return vec![ended(reason)];
+                }
+                Ok(StreamCheck::Gone) => {
+                    self.done = true;
+                    return vec![Event::default().event("none").data("{}")];
+                }
+                Err(_) => {
+                    // The database cannot say: close, and let the client poll and reconnect.
+                    self.done = true;
+                    return vec![Event::default().comment("closed: the session could not be read")];
+                }
+            }
+        }
+    }
+
+    fn changes(&self, now: StreamSnapshot) -> Vec<Event> {
+        let mut events = Vec::new();
+        match self.told {
+            None => events
+                .push(json_event("sessions", &StreamSessions { sessions_version: now.sessions_version }).retry(RETRY)),
+            Some(told) => {
+                if told.sessions_version != now.sessions_version {
+                    events.push(json_event("sessions", &StreamSessions { sessions_version: now.sessions_version }));
+                }
+                if now.last_message_id > told.last_message_id {
+                    events.push(json_event("message", &StreamMessage { unread_messages: now.unread_messages }));
+                }
+            }
+        }
+        events
+    }
+}
