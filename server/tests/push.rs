@@ -269,6 +269,33 @@ backend_tests! {
         stream.expect_closed().await;
     }
 
+    async fn the_read_timeouts_do_not_cut_an_open_stream(db) {
+        let server = TestServer::start_with(&db, ManualClock::new(T0),
+            &["--header-read-timeout-secs", "1", "--body-read-timeout-secs", "1"]).await;
+        let mut ada = server.sign_up("Ada", "ada@example.com").await;
+        let other = logged_in(&server, "ada@example.com", false).await;
+        let (mut stream, _) = open(&other).await;
+        // A connection that sends nothing is closed once the header timeout passed: by then the
+        // stream has been open for longer than both timeouts.
+        let idle = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://")).await.unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(15), async {
+            let mut buf = [0u8; 64];
+            loop {
+                let _ = idle.readable().await;
+                match idle.try_read(&mut buf) {
+                    Ok(0) => return,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Ok(_) | Err(_) => return,
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the idle connection is closed by the header timeout");
+        let id = other.clone().session_id().await;
+        assert_eq!(ada.call("end_session", &[("id", id.as_str())]).await.status, StatusCode::OK);
+        expect_ended(&mut stream, "ended_by_user", "after the read timeouts passed").await;
+    }
+
     async fn another_instance_on_the_same_database_reaches_the_stream(db) {
         let clock = ManualClock::new(T0);
         let a = TestServer::start_with(&db, clock.clone(), &[]).await;

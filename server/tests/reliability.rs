@@ -260,6 +260,34 @@ backend_tests! {
         assert_eq!(manager.me().await.status, StatusCode::OK);
     }
 
+    async fn sigterm_closes_open_event_streams_with_a_retry_hint_and_exits(db) {
+        let mut process = Process::start(&db, &[]).await;
+        let mut web = Browser::at(&process.base, None);
+        let res = web.sign_up("Ada", "ada@example.com", PASSWORD).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        let mut stream = web.events().await;
+        assert!(stream.expect("sessions").await["sessions_version"].is_i64());
+        let pid = process.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM").success());
+        // The stream ends with a short retry and no event: the browser reconnects elsewhere
+        // without showing anything; the open stream does not hold the shutdown up.
+        let last = stream.next_block().await.expect("a last block before the close");
+        assert_eq!(last.retry, Some(500), "{last:?}");
+        assert!(last.event.is_none(), "{last:?}");
+        stream.expect_closed().await;
+        let exited = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Ok(Some(status)) = process.child.try_wait() {
+                    return status;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the server exits after SIGTERM");
+        assert!(exited.success(), "{exited}");
+    }
+
     async fn a_server_killed_mid_burst_keeps_every_answered_change_and_nothing_half_applied(db) {
         // Real argon2 on a loaded machine may wait long for a hashing slot; that is not what
         // this test is about, so the queue's timeout (and its 503) is kept out of the way.

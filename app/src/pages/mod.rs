@@ -7,6 +7,9 @@ pub mod inbox;
 pub mod sessions;
 pub mod settings;
 pub mod shell;
+/// The session watcher of every signed-in page: the event stream, the poll, the tabs.
+#[cfg(feature = "hydrate")]
+mod watcher;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -7,10 +7,14 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::components::Outlet;
 
-/// The account's `sessions_version` as the last poll saw it; a session list read at another
-/// version reloads. Provided by [`SessionGuard`] to the islands inside it.
+/// The account's `sessions_version` as the last poll or stream event said; a session list read
+/// at another version reloads. Provided by [`SessionGuard`] to the islands inside it.
 #[derive(Clone, Copy)]
 pub struct PolledVersion(pub RwSignal<Option<i64>>);
+
+/// The Inbox's unread count as the event stream last said (`None`: as the page was rendered).
+#[derive(Clone, Copy)]
+pub struct PushedUnread(pub RwSignal<Option<i64>>);
 
 /// The shell is rendered on the server only (islands mode): it reads the signed-in person from
 /// the request at once, without a resource to wait for.
@@ -25,7 +29,7 @@ pub fn Shell() -> impl IntoView {
         Ok(me) => {
             let unread = me.unread_messages;
             view! {
-                <SessionGuard interval_ms=me.poll_interval_ms>
+                <SessionGuard interval_ms=me.poll_interval_ms stream_interval_ms=me.stream_poll_interval_ms>
                     <a class="skip-link" href="#main">"Skip to content"</a>
                     <header class="topbar">
                         <a class="brand" href="/">"Postern"</a>
@@ -52,13 +56,8 @@ pub fn Shell() -> impl IntoView {
                                         } else {
                                             format!("/?folder={slug}")
                                         };
-                                        let count = (*slug == "inbox" && unread > 0).then(|| {
-                                            view! {
-                                                " "
-                                                <span class="count">{unread}</span>
-                                                <span class="visually-hidden">" unread"</span>
-                                            }
-                                        });
+                                        let count =
+                                            (*slug == "inbox").then(|| view! { " " <InboxCount rendered=unread/> });
                                         view! { <li><a href=href>{*label}{count}</a></li> }
                                     })
                                     .collect_view()}
@@ -84,20 +83,37 @@ pub fn Shell() -> impl IntoView {
 /// session was ended elsewhere, the page is hidden and the logged-out notice shown instead. The
 /// islands inside `children` (the sessions list) share its [`PolledVersion`].
 #[island]
-fn SessionGuard(interval_ms: u64, children: Children) -> impl IntoView {
+fn SessionGuard(interval_ms: u64, stream_interval_ms: u64, children: Children) -> impl IntoView {
     let ended = RwSignal::new(None::<EndReason>);
     let polled = PolledVersion(RwSignal::new(None));
+    let unread = PushedUnread(RwSignal::new(None));
     provide_context(polled);
+    provide_context(unread);
     #[cfg(feature = "hydrate")]
-    watcher::start(interval_ms, ended, polled.0);
+    super::watcher::start(interval_ms, stream_interval_ms, ended, polled, unread);
     #[cfg(not(feature = "hydrate"))]
-    let _ = interval_ms;
+    let _ = (interval_ms, stream_interval_ms);
 
     view! {
         <LoggedOutNotice ended/>
         <div class="app" hidden=move || ended.get().is_some()>
             {children()}
         </div>
+    }
+}
+
+/// The Inbox's unread count in the sidebar: as rendered, then as the event stream says when a
+/// message arrives.
+#[island]
+fn InboxCount(rendered: i64) -> impl IntoView {
+    let pushed = use_context::<PushedUnread>();
+    let count = move || pushed.and_then(|p| p.0.get()).unwrap_or(rendered);
+    // One structure whatever the count (hidden at 0), so that hydration always finds it.
+    view! {
+        <span class="unread-count" hidden=move || count() == 0>
+            <span class="count">{count}</span>
+            <span class="visually-hidden">" unread"</span>
+        </span>
     }
 }
 
@@ -149,111 +165,5 @@ fn explain(reason: EndReason) -> &'static str {
         EndReason::EndedOthers => "This session was ended from another device signed in to your account.",
         EndReason::NotMe => "This login was reported as not yours from another device signed in to your account.",
         EndReason::Other => "This session has ended.",
-    }
-}
-
-/// Polls `GET /api/session/status` every `interval_ms`, when the tab becomes visible again, and
-/// listens to the other tabs of this browser (background tabs have their timers throttled).
-/// A failed poll (network down, server restarting) is not a logout: it says nothing and tries
-/// again.
-#[cfg(feature = "hydrate")]
-mod watcher {
-    use crate::model::{EndReason, SessionStatus};
-    use leptos::prelude::*;
-    use std::cell::RefCell;
-    use std::time::Duration;
-    use wasm_bindgen::prelude::*;
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
-
-    const CHANNEL: &str = "postern-session";
-
-    thread_local! {
-        static TAB_CHANNEL: RefCell<Option<web_sys::BroadcastChannel>> = const { RefCell::new(None) };
-    }
-
-    pub fn start(interval_ms: u64, ended: RwSignal<Option<EndReason>>, polled: RwSignal<Option<i64>>) {
-        let on_status = move |status: SessionStatus| match status {
-            SessionStatus::Active { sessions_version } => {
-                if polled.try_get_untracked().flatten() != Some(sessions_version) {
-                    polled.try_set(Some(sessions_version));
-                }
-            }
-            SessionStatus::Ended { reason: EndReason::LoggedOut } | SessionStatus::None => {
-                // Logged out in this browser (another tab): no notice, just the login page.
-                let _ = window().location().set_href("/login");
-            }
-            SessionStatus::Ended { reason } => {
-                if ended.try_get_untracked().flatten().is_none() {
-                    ended.try_set(Some(reason));
-                    broadcast(reason);
-                }
-            }
-        };
-        let poll = move || {
-            leptos::task::spawn_local(async move {
-                if let Some(status) = fetch_status().await {
-                    on_status(status);
-                }
-            })
-        };
-
-        poll();
-        let interval = set_interval_with_handle(poll, Duration::from_millis(interval_ms.max(250))).ok();
-        let visibility = window_event_listener(leptos::ev::visibilitychange, move |_| {
-            if document().visibility_state() == web_sys::VisibilityState::Visible {
-                poll();
-            }
-        });
-        listen_to_other_tabs(ended);
-        on_cleanup(move || {
-            if let Some(handle) = interval {
-                handle.clear();
-            }
-            visibility.remove();
-        });
-    }
-
-    fn listen_to_other_tabs(ended: RwSignal<Option<EndReason>>) {
-        TAB_CHANNEL.with(|slot| {
-            let mut slot = slot.borrow_mut();
-            if slot.is_none() {
-                *slot = web_sys::BroadcastChannel::new(CHANNEL).ok();
-            }
-            if let Some(channel) = slot.as_ref() {
-                let handler = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                    let reason = ev.data().as_string().map(|s| EndReason::parse(&s));
-                    if let Some(reason) = reason {
-                        if ended.try_get_untracked().flatten().is_none() {
-                            ended.try_set(Some(reason));
-                        }
-                    }
-                });
-                channel.set_onmessage(Some(handler.as_ref().unchecked_ref()));
-                // The handler lives as long as the page; a remount replaces it.
-                handler.forget();
-            }
-        });
-    }
-
-    fn broadcast(reason: EndReason) {
-        TAB_CHANNEL.with(|slot| {
-            if let Some(channel) = slot.borrow().as_ref() {
-                let _ = channel.post_message(&JsValue::from_str(reason.as_str()));
-            }
-        });
-    }
-
-    async fn fetch_status() -> Option<SessionStatus> {
-        let init = web_sys::RequestInit::new();
-        init.set_credentials(web_sys::RequestCredentials::SameOrigin);
-        init.set_cache(web_sys::RequestCache::NoStore);
-        let response = JsFuture::from(window().fetch_with_str_and_init(crate::model::STATUS_PATH, &init)).await.ok()?;
-        let response: web_sys::Response = response.dyn_into().ok()?;
-        if !response.ok() {
-            return None;
-        }
-        let text = JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
-        serde_json::from_str(&text).ok()
     }
 }
