@@ -7,5 +7,7 @@
 CREATE TABLE session_changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     account_id BIGINT NOT NULL,
+    -- The writing store's random mark: a process skips its own rows (it woke its streams at once).
+    origin BIGINT NOT NULL DEFAULT 0,
     at BIGINT NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
 );

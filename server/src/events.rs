@@ -8,7 +8,7 @@
 use crate::error::ApiError;
 use crate::middleware::same_origin;
 use crate::AppState;
-use app::model::{AccountId, AppError, EndReason, SessionId, StreamEnded, StreamMessage, StreamSessions};
+use app::model::{AppError, EndReason, SessionId, StreamEnded, StreamMessage, StreamSessions};
 use app::ssr::push::{Subscription, Wake};
 use app::ssr::service::{StreamCheck, StreamSnapshot};
 use app::ssr::{AuthService, Resolved};
@@ -42,13 +42,14 @@ pub async fn page_events(State(state): State<AppState>, headers: HeaderMap) -> R
         None => Ok(Resolved::None),
     };
     match resolved {
-        Ok(resolved) => answer(&state.ctx.auth, resolved),
+        Ok(resolved) => answer(&state.ctx.auth, resolved).await,
         Err(err) => ApiError(err).into_response(),
     }
 }
 
-/// The mail app's stream, with its bearer token: the same events. A token that stands for no
-/// session is 401 like everywhere in the API; an ended session's gets `ended` and the stream closes.
+/// The mail app's stream, with its bearer token: the same events. A token without an active
+/// session is 401 like everywhere in the API (`session_ended` with the reason, or
+/// `unauthorized`); a session that ends while its stream is open gets `ended`, and it closes.
 #[utoipa::path(get, path = "/api/v1/events",
     responses((status = 200, content_type = "text/event-stream", body = String,
                  description = "A stream of server-sent events, open until the session ends: `sessions` \
@@ -71,23 +72,46 @@ pub async fn app_events(State(state): State<AppState>, headers: HeaderMap) -> Re
         .map(str::trim);
     let Some(token) = token else { return ApiError(AppError::Unauthorized).into_response() };
     match state.ctx.auth.authenticate(token, false).await {
-        Ok(Resolved::None) => ApiError(AppError::Unauthorized).into_response(),
-        Ok(resolved) => answer(&state.ctx.auth, resolved),
+        Ok(resolved) => match resolved.require() {
+            // What every API operation answers for a token without an active session.
+            Err(err) => ApiError(err).into_response(),
+            Ok(_) => answer(&state.ctx.auth, resolved).await,
+        },
         Err(err) => ApiError(err).into_response(),
     }
 }
 
-fn answer(auth: &AuthService, resolved: Resolved) -> Response {
-    match resolved {
-        Resolved::Active(session) => {
-            let events = watch(auth.clone(), session.account_id, session.session_id);
-            respond(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
-        }
-        Resolved::Ended(reason) => respond(Sse::new(stream::iter([Ok::<_, Infallible>(ended(reason))]))),
-        Resolved::None => {
-            respond(Sse::new(stream::iter([Ok::<_, Infallible>(Event::default().event("none").data("{}"))])))
-        }
-    }
+async fn answer(auth: &AuthService, resolved: Resolved) -> Response {
+    let Resolved::Active(session) = resolved else {
+        let last = match resolved {
+            Resolved::Ended(reason) => ended(reason),
+            _ => none(),
+        };
+        return respond(Sse::new(stream::iter([Ok::<_, Infallible>(last)])));
+    };
+    // Subscribed before the first read: a change between the two wakes the stream.
+    let subscription = auth.store.hub().subscribe(session.account_id, &session.session_id);
+    // The first read decides the answer: a database that cannot say is a 503 like any request's,
+    // not a stream that closes at once.
+    let first = match auth.stream_check(&session.session_id).await {
+        Ok(StreamCheck::Active(first)) => first,
+        Ok(StreamCheck::Ended(reason)) => return respond(Sse::new(stream::iter([Ok::<_, Infallible>(ended(reason))]))),
+        Ok(StreamCheck::Gone) => return respond(Sse::new(stream::iter([Ok::<_, Infallible>(none())]))),
+        Err(err) => return ApiError(err).into_response(),
+    };
+    let watcher = Watcher {
+        auth: auth.clone(),
+        session: session.session_id,
+        subscription,
+        told: None,
+        first: Some(first),
+        done: false,
+    };
+    respond(Sse::new(watch(watcher)).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
+}
+
+fn none() -> Event {
+    Event::default().event("none").data("{}")
 }
 
 /// Headers for proxies: never cache, never buffer (nginx), never compress (nothing here does).
@@ -113,13 +137,13 @@ struct Watcher {
     session: SessionId,
     subscription: Subscription,
     told: Option<StreamSnapshot>,
+    /// What the opening read found, said first.
+    first: Option<StreamSnapshot>,
     done: bool,
 }
 
 /// The events of one session's stream, until it ends.
-fn watch(auth: AuthService, account: AccountId, session: SessionId) -> impl Stream<Item = Result<Event, Infallible>> {
-    let subscription = auth.store.hub().subscribe(account, &session);
-    let watcher = Watcher { auth, session, subscription, told: None, done: false };
+fn watch(watcher: Watcher) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold(watcher, |mut w| async move {
         if w.done {
             return None;
@@ -133,6 +157,11 @@ fn watch(auth: AuthService, account: AccountId, session: SessionId) -> impl Stre
 impl Watcher {
     /// Waits until there is something to say, and says it.
     async fn next_events(&mut self) -> Vec<Event> {
+        if let Some(first) = self.first.take() {
+            let events = self.changes(first);
+            self.told = Some(first);
+            return events;
+        }
         loop {
             if let Some(told) = self.told {
                 let wake = tokio::select! {
@@ -164,8 +193,10 @@ impl Watcher {
                     return vec![ended(reason)];
                 }
                 Ok(StreamCheck::Gone) => {
+                    // It was active when this stream last read it: it ended, for a reason no
+                    // longer kept (deleted at once by an operator, say).
                     self.done = true;
-                    return vec![Event::default().event("none").data("{}")];
+                    return vec![ended(EndReason::Other)];
                 }
                 Err(_) => {
                     // The database cannot say: close, and let the client poll and reconnect.

@@ -604,7 +604,42 @@ async fn send(server: &TestServer, doc: &Doc, op: &Op, case: &Case, credentials:
     if let Some(body) = &case.body {
         req = req.body(body.clone());
     }
-    Answer::read(req.send().await.expect("an answer")).await
+    let res = req.send().await.expect("an answer");
+    if res.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream")) {
+        return first_event(res).await;
+    }
+    Answer::read(res).await
+}
+
+/// An event stream's answer up to its first event (the stream itself stays open for as long as
+/// the session; a stream that ends first is read to its end).
+async fn first_event(mut res: reqwest::Response) -> Answer {
+    let (status, headers) = (res.status(), res.headers().clone());
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk =
+            tokio::time::timeout(std::time::Duration::from_secs(15), res.chunk()).await.expect("an event in time");
+        match chunk {
+            Ok(Some(bytes)) => text.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => break,
+        }
+    }
+    Answer { status, headers, text }
+}
+
+/// What is wrong with the first event of a stream the document describes as `text/event-stream`.
+fn event_problems(text: &str) -> Vec<String> {
+    let block = text.split("\n\n").next().unwrap_or("");
+    let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()));
+    let mut out = Vec::new();
+    match field("event:").as_deref() {
+        Some("sessions" | "ended" | "message" | "none") => {}
+        other => out.push(format!("the first event is {other:?}, not one the document names: {text:?}")),
+    }
+    if field("data:").is_none_or(|d| serde_json::from_str::<Value>(&d).is_err()) {
+        out.push(format!("the first event's data is not JSON: {text:?}"));
+    }
+    out
 }
 
 fn param_schema(op: &Op, name: &str) -> Value {
@@ -684,6 +719,10 @@ fn problems(doc: &Doc, op: &Op, case: &Case, answer: &Answer) -> Vec<String> {
                 ));
                 return out;
             };
+            if content_type.starts_with("text/event-stream") {
+                out.extend(event_problems(&answer.text));
+                return out;
+            }
             match serde_json::from_str::<Value>(&answer.text) {
                 Ok(body) => out.extend(doc.errors(&media["schema"], &body, true)),
                 Err(e) => out.push(format!("the body is not JSON ({e}): {:?}", answer.text)),
@@ -726,7 +765,7 @@ backend_tests! {
         let credentials = fixture(&server, &doc).await;
         let mut failures = Vec::new();
         let ops = doc.operations();
-        assert_eq!(ops.len(), 7, "every operation of the API is in the document");
+        assert_eq!(ops.len(), 8, "every operation of the API is in the document");
         for op in &ops {
             let mut seen = BTreeSet::new();
             let cases = cases(&doc, op);

@@ -132,9 +132,15 @@ backend_tests! {
         let server = TestServer::start_with(&db, clock.clone(), &[]).await;
         let ada = server.sign_up("Ada", "ada@example.com").await;
         let (mut stream, _) = open(&ada).await;
-        // The purge job runs on the server's clock at the moment it passed the deadline; the
-        // stream is woken by the purge's commit (its timer would fire too; either says `expired`).
-        clock.advance_ms(400 * DAY);
+        // The session's deadline moves into the past behind the stream's back (its timer still
+        // waits for the old one, and nothing announces a raw UPDATE): only the purge's commit
+        // can wake the stream.
+        // (T0 + 1 ms: ran out a minute before the purge, long within the retention period.)
+        server.state.ctx.auth.store
+            .execute_raw("UPDATE sessions SET idle_expires_at = 1700000000001 WHERE ended_at IS NULL")
+            .await.expect("move the deadline");
+        clock.advance_ms(MINUTE);
+        stream.expect_quiet(Duration::from_millis(400)).await;
         server.state.ctx.auth.purge().await.expect("purge");
         expect_ended(&mut stream, "expired", "purge job").await;
     }
@@ -251,11 +257,10 @@ backend_tests! {
         assert_eq!(web.call("end_session", &[("id", app_id.as_str())]).await.status, StatusCode::OK);
         expect_ended(&mut stream, "ended_by_user", "the app's session ended from the web").await;
 
-        // An ended token's stream: `ended` at once.
-        let mut again = app.events().await;
-        assert_eq!(again.status, StatusCode::OK);
-        assert_eq!(again.expect("ended").await, json!({ "reason": "ended_by_user" }));
-        again.expect_closed().await;
+        // An ended token cannot open one: 401 with the reason, as every API operation answers.
+        let again = app.events().await;
+        assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.me().await.json()["reason"], "ended_by_user");
     }
 
     async fn shutting_down_closes_streams_with_a_retry_hint(db) {

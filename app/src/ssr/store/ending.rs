@@ -81,7 +81,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             if done.rows_affected() > 0 {
-                session_set_changed!(tx, account = account_id);
+                session_set_changed!(self, tx, account = account_id);
                 insert_event!(
                     tx,
                     &Event::new(EventKind::SessionExpired, Some(account_id), expired_at).target(session_id)
@@ -119,7 +119,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let outcome = if done.rows_affected() > 0 {
-                session_set_changed!(tx, account = account_id);
+                session_set_changed!(self, tx, account = account_id);
                 insert_event!(tx, event);
                 EndOutcome::Ended
             } else {
@@ -207,7 +207,7 @@ impl Store {
                     return Ok(0);
                 }
             }
-            session_set_changed!(tx, account = account_id);
+            session_set_changed!(self, tx, account = account_id);
             insert_event!(tx, event);
             tx.commit().await?;
             self.announce([account_id]);
@@ -240,7 +240,7 @@ impl Store {
         let begin = self.begin_write();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            let ran_out = session_set_changed!(tx, sessions_ran_out_at = now);
+            let ran_out = session_set_changed!(self, tx, sessions_ran_out_at = now);
             // "Session expired" in each owner's log, at the moment it ran out, as a request with
             // the expired token would have written it.
             sqlx::query(concat!(

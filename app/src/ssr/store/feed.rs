@@ -22,31 +22,40 @@ const SQLITE_FEED_INTERVAL: Duration = Duration::from_millis(250);
 /// (a stalled process) cannot know what it missed and wakes every stream instead.
 const SQLITE_FEED_KEPT_MS: i64 = 60_000;
 
-/// The statements `session_set_changed!` runs for the feed, in each dialect.
+/// The statements `session_set_changed!` runs for the feed, in each dialect. The last
+/// parameter is the writing store's origin.
 pub(super) trait FeedDialect {
-    /// `$1`: the account.
+    /// `$1`: the account, `$2`: the origin.
     const ACCOUNT: &'static str;
-    /// `$1`: now; every account with a session that ran out by then.
+    /// `$1`: now, `$2`: the origin; every account with a session that ran out by then.
     const RAN_OUT: &'static str;
 }
 
 impl FeedDialect for sqlx::Sqlite {
-    const ACCOUNT: &'static str = "INSERT INTO session_changes (account_id) VALUES ($1)";
+    const ACCOUNT: &'static str = "INSERT INTO session_changes (account_id, origin) VALUES ($1, $2)";
     const RAN_OUT: &'static str = concat!(
-        "INSERT INTO session_changes (account_id) SELECT DISTINCT account_id FROM sessions WHERE ",
+        "INSERT INTO session_changes (account_id, origin) SELECT DISTINCT account_id, $2 FROM sessions WHERE ",
         ran_out_at!("$1")
     );
 }
 
 impl FeedDialect for sqlx::Postgres {
     // NOTIFY is sent at commit (and not at all on rollback); identical payloads of one
-    // transaction arrive once.
-    const ACCOUNT: &'static str = "SELECT pg_notify('postern_sessions', CAST($1 AS TEXT))";
+    // transaction arrive once. Payload: "<account>:<origin>".
+    const ACCOUNT: &'static str = "SELECT pg_notify('postern_sessions', CAST($1 AS TEXT) || ':' || CAST($2 AS TEXT))";
     const RAN_OUT: &'static str = concat!(
-        "SELECT pg_notify('postern_sessions', CAST(account_id AS TEXT)) FROM (SELECT DISTINCT account_id FROM sessions WHERE ",
+        "SELECT pg_notify('postern_sessions', CAST(account_id AS TEXT) || ':' || CAST($2 AS TEXT))
+         FROM (SELECT DISTINCT account_id FROM sessions WHERE ",
         ran_out_at!("$1"),
         ") AS ran_out"
     );
+}
+
+/// A notification's payload: the account, unless the change is this store's own.
+fn payload_account(payload: &str, own_origin: i64) -> std::result::Result<Option<AccountId>, ()> {
+    let (account, origin) = payload.split_once(':').ok_or(())?;
+    let (account, origin) = (account.parse::<i64>().map_err(|_| ())?, origin.parse::<i64>().map_err(|_| ())?);
+    Ok((origin != own_origin).then_some(AccountId(account)))
 }
 
 /// The dialect's feed statement, chosen by the transaction's type.
@@ -64,6 +73,9 @@ pub(super) fn feed_sql<DB: sqlx::Database + FeedDialect>(
 /// What the feed of this process is doing, for the readiness of tests (and, later, metrics).
 #[derive(Debug)]
 pub struct FeedState {
+    /// This store's mark on the changes it writes (random): its own feed skips them, since
+    /// [`Store::announce`] woke its streams already.
+    pub origin: i64,
     /// Whether the PostgreSQL listener is connected (always `true` on SQLite once started).
     pub connected: watch::Sender<bool>,
     /// Tests hold the listener's reconnection with this, to make changes while it is away.
@@ -74,6 +86,7 @@ pub struct FeedState {
 impl Default for FeedState {
     fn default() -> Self {
         FeedState {
+            origin: i64::from_ne_bytes(rand::random::<[u8; 8]>()),
             connected: watch::Sender::new(false),
             #[cfg(feature = "test-support")]
             hold_reconnect: watch::Sender::new(false),
@@ -161,9 +174,10 @@ async fn listen_postgres(pool: PgPool, hub: Hub, state: Arc<FeedState>) {
         loop {
             tokio::select! {
                 received = listener.try_recv() => match received {
-                    Ok(Some(notification)) => match notification.payload().parse::<i64>() {
-                        Ok(account) => hub.changed(AccountId(account)),
-                        Err(_) => tracing::warn!(payload = notification.payload(), "unexpected session change payload"),
+                    Ok(Some(notification)) => match payload_account(notification.payload(), state.origin) {
+                        Ok(Some(account)) => hub.changed(account),
+                        Ok(None) => {}
+                        Err(()) => tracing::warn!(payload = notification.payload(), "unexpected session change payload"),
                     },
                     Ok(None) => {
                         tracing::warn!("session change listener lost its connection");
@@ -202,12 +216,13 @@ async fn read_sqlite_changes(pool: SqlitePool, hub: Hub, state: Arc<FeedState>) 
                     sqlx::query_as("SELECT MAX(seq) FROM session_changes").fetch_one(&pool).await?;
                 return Ok::<_, sqlx::Error>((max.unwrap_or(0), Vec::new()));
             };
-            let rows: Vec<(i64, AccountId)> =
-                sqlx::query_as("SELECT seq, account_id FROM session_changes WHERE seq > $1 ORDER BY seq")
+            let rows: Vec<(i64, AccountId, i64)> =
+                sqlx::query_as("SELECT seq, account_id, origin FROM session_changes WHERE seq > $1 ORDER BY seq")
                     .bind(after)
                     .fetch_all(&pool)
                     .await?;
-            Ok((rows.last().map_or(after, |r| r.0), rows))
+            let last = rows.last().map_or(after, |r| r.0);
+            Ok((last, rows.into_iter().filter(|r| r.2 != state.origin).map(|r| (r.0, r.1)).collect()))
         };
         match read.await {
             Ok((seq, rows)) => {
@@ -236,6 +251,21 @@ async fn read_sqlite_changes(pool: SqlitePool, hub: Hub, state: Arc<FeedState>) 
             if let Err(err) = pruned {
                 tracing::warn!(error = %err, "deleting old session changes failed");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_names_the_account_unless_it_is_our_own() {
+        assert_eq!(payload_account("42:7", 9), Ok(Some(AccountId(42))));
+        assert_eq!(payload_account("42:-7", 9), Ok(Some(AccountId(42))));
+        assert_eq!(payload_account("42:9", 9), Ok(None));
+        for bad in ["", "42", "x:1", "1:x", "1:2:3"] {
+            assert_eq!(payload_account(bad, 9), Err(()), "{bad:?}");
         }
     }
 }

@@ -124,20 +124,25 @@ macro_rules! ran_out_at {
 
 /// The one place that records, inside the caller's transaction, that an account's set of
 /// sessions changed (a session started or ended): it moves `sessions_version`, which open
-/// session lists watch, and tells the change feed of the other processes (`feed.rs`). Every start
+/// session lists watch, and tells the change feed of the other processes (`feed.rs`), with this
+/// store's origin so that its own feed skips what [`Store::announce`] already did. Every start
 /// and end goes through here, the purge job's included; after the commit, the caller passes the
 /// accounts to [`Store::announce`] for this process's own streams. The second form evaluates to
 /// the accounts whose sessions ran out.
 macro_rules! session_set_changed {
-    ($tx:expr, account = $account_id:expr) => {{
+    ($store:expr, $tx:expr, account = $account_id:expr) => {{
         sqlx::query("UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id = $1")
             .bind($account_id)
             .execute(&mut *$tx)
             .await?;
-        sqlx::query(feed::feed_sql(&$tx, false)).bind($account_id).execute(&mut *$tx).await?;
+        sqlx::query(feed::feed_sql(&$tx, false))
+            .bind($account_id)
+            .bind($store.feed.origin)
+            .execute(&mut *$tx)
+            .await?;
     }};
-    ($tx:expr, sessions_ran_out_at = $now:expr) => {{
-        sqlx::query(feed::feed_sql(&$tx, true)).bind($now).execute(&mut *$tx).await?;
+    ($store:expr, $tx:expr, sessions_ran_out_at = $now:expr) => {{
+        sqlx::query(feed::feed_sql(&$tx, true)).bind($now).bind($store.feed.origin).execute(&mut *$tx).await?;
         let accounts: Vec<(AccountId,)> = sqlx::query_as(concat!(
             "UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id IN (SELECT account_id FROM sessions WHERE ",
             ran_out_at!("$1"),

@@ -93,7 +93,7 @@ impl Store {
             let mut tx = pool.begin_with(begin).await?;
             // First, so that it locks the account row (PostgreSQL): concurrent logins of one
             // account queue here, and each counts the sessions the others created.
-            session_set_changed!(tx, account = s.account_id);
+            session_set_changed!(self, tx, account = s.account_id);
             let (credentials_version,): (i64,) =
                 sqlx::query_as("SELECT credentials_version FROM accounts WHERE id = $1")
                     .bind(s.account_id)
