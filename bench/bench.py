@@ -8,6 +8,12 @@ database with N sessions spread over N/10 accounts and write the tokens the load
 starts the release server and drives it with wrk on 127.0.0.1. This file knows no table, column or
 token format: a migration that changes them changes the seeding program with them, or breaks it.
 
+The push (issue 14) has a section of its own (`run_push`, `--only push`): the load generator
+`server/examples/postern-streams.rs` holds --push-streams idle event streams on the server while
+its memory, its idle CPU and the poll's and the page's throughput (with and without the streams,
+alternating) are measured, then times sessions ended one by one to the `ended` event on their own
+streams (on PostgreSQL through a second instance).
+
 Every load run is bounded in time. Results: bench/results.md and bench/results.json (or the
 --out directory).
 """
@@ -39,10 +45,12 @@ WRK_DIR = ROOT / "bench" / "wrk"
 TARGET = ROOT / os.environ.get("CARGO_TARGET_DIR", "target")
 SERVER = TARGET / "release" / "server"
 SEEDER = TARGET / "release" / "examples" / "postern-seed"
+STREAMS = TARGET / "release" / "examples" / "postern-streams"
 # The benchmark runs a private copy: a build finishing meanwhile cannot swap the binary under a
 # run, and nothing that stops processes named "server" stops this one.
 SERVER_COPY_NAME = "postern-bench-server"
 SEEDER_COPY_NAME = "postern-bench-seed"
+STREAMS_COPY_NAME = "postern-bench-streams"
 SITE = Path(os.environ["LEPTOS_SITE_ROOT"]) if os.environ.get("LEPTOS_SITE_ROOT") else TARGET / "site"
 
 PASSWORD = "Lighthouse-Quartz-Maple-42"
@@ -60,6 +68,15 @@ PACE_MS = 5                   # think time per connection in paced runs
 DISTURBED_CORES = 0.15        # other work on the machine beyond this (average cores) marks a size
 
 MINUTE = 60_000
+
+# The push (issue 14): event streams held open, and the end of a session reaching its stream.
+PUSH_STREAMS = 10_000         # idle streams, one per session (--push-streams)
+PUSH_TRIALS = 1_000           # revocations timed to their `ended` event
+PUSH_IDLE_S = 30              # the idle period CPU is measured over: longer than a heartbeat (25 s)
+PUSH_REPEATS = 3              # alternating runs without and with the streams, for each throughput
+PUSH_RSS_KB = 20              # target: server memory per idle stream
+PUSH_RATE_DROP = 0.10         # target: throughput with the streams open at most this much lower
+PUSH_P99_MS = {"sqlite": 50, "postgres": 100}   # target: revocation → `ended` p99
 
 
 def log(msg: str) -> None:
@@ -242,10 +259,13 @@ class Server:
 
 
 RUNNING: list[Server] = []
+GENERATORS: list["Streams"] = []
 RUN_DIRS: list[Path] = []
 
 
 def stop_all(*_args) -> None:
+    for g in list(GENERATORS):
+        g.kill()
     for s in list(RUNNING):
         s.stop()
 
@@ -674,6 +694,202 @@ def run_size(backend: str, n: int, opts, workdir: Path) -> dict:
     return result
 
 
+# ---- the push -------------------------------------------------------------------------------------
+# Event streams (issue 14): what holding them costs the server, and how fast the end of a session
+# reaches its stream. The streams are held by the load generator (`server/examples/postern-streams.rs`),
+# one process with one plain HTTP/1.1 connection per stream.
+
+class Streams:
+    """The load generator under `--control`: opens its streams at start (the JSON line `opened`),
+    then answers `status` and `trials` on stdin, and closes everything at the end of stdin."""
+
+    def __init__(self, workdir: Path, port: int, token_file: Path, count: int, pool_file: Path | None = None,
+                 trials: int = 0, end_port: int | None = None):
+        cmd = [str(workdir / STREAMS_COPY_NAME), "--addr", f"127.0.0.1:{port}", "--tokens", str(token_file),
+               "--count", str(count), "--control"]
+        if pool_file:
+            cmd += ["--pool", str(pool_file), "--trials", str(trials)]
+        if end_port:
+            cmd += ["--end-addr", f"127.0.0.1:{end_port}"]
+        self.logfile = workdir / "streams.log"
+        self.log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     start_new_session=True)
+        GENERATORS.append(self)
+        self.opened = self._read("opened")
+
+    def _read(self, phase: str) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the stream generator exited ({self.proc.wait()}); its log: {self.logfile}")
+        v = json.loads(line)
+        if v.get("phase") != phase:
+            raise RuntimeError(f"the stream generator said {v}, not {phase}")
+        return v
+
+    def ask(self, command: str, phase: str) -> dict:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._read(phase)
+
+    def close(self) -> dict:
+        self.proc.stdin.close()
+        last = self._read("closed")
+        self.proc.wait(timeout=60)
+        self.log.close()
+        GENERATORS.remove(self)
+        return last
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self in GENERATORS:
+            GENERATORS.remove(self)
+
+
+def server_ticks(pid: int) -> int:
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+
+
+def run_push(backend: str, opts, workdir: Path) -> dict:
+    """N idle streams on one server: its memory per stream, its CPU while they idle, the poll's and
+    the Manage Sessions page's throughput with and without them (alternating runs); then, with
+    them open, sessions ended one at a time, each timed to the `ended` event on its own stream. On
+    PostgreSQL the ends go to a second instance on the same database."""
+    n, trials, d = opts.push_streams, opts.push_trials, opts.duration
+    log(f"{backend}: push, {n:,} idle event streams")
+    t_start = time.time()
+    db = (PgDb if backend == "postgres" else SqliteDb)(workdir, "push")
+    pdir = workdir / "push"
+    logfile = workdir / f"server-{backend}-push.log"
+    out: dict = {"meta": {"started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                          "commit": git_commit(), "command": opts.command, "loadavg_before": loadavg(),
+                          "duration_s": d, "repeats": opts.push_repeats, "idle_s": opts.push_idle},
+                 "streams": n}
+    try:
+        # N sessions besides account 0's ten: with --poll-sample N the poll's token file holds them all.
+        out["seeded"] = seed(workdir, db.url, "base", "--sessions", str(n + SESSIONS_PER_ACCOUNT), "--poll-sample", str(n),
+                             "--login-accounts", "0", "--out", str(pdir))
+        token_file = pdir / "poll-tokens.txt"
+        tokens = token_file.read_text().split()
+        if len(tokens) < n:
+            raise RuntimeError(f"the seeding program wrote {len(tokens)} tokens, not {n}")
+        page_token = (pdir / "page-tokens.txt").read_text().split()[0]
+        # One account per victim (each with its actor): an end wakes only the victim's stream.
+        pool = victim_pool(workdir, db.url, "push", trials, 1)
+        pool_file = pdir / "victims.txt"
+        pool_file.write_text("".join(" ".join(p) + "\n" for p in pool))
+
+        server = Server(db.url, opts.port, logfile)
+        time.sleep(2)  # the purge job runs once at start-up
+        check_poll_tokens(opts.port, tokens)
+        pg_db = getattr(db, "dbname", None)
+        wrk("poll.lua", "/", opts.port, opts.warmup, args=[str(token_file)])
+
+        # Memory and idle CPU first, before any page load: 64 pages rendered at once leave the heap
+        # much larger, and streams opened after that would reuse those freed blocks unseen.
+        out["rss_before"] = server.rss_kib()
+        gen = Streams(workdir, opts.port, token_file, n)
+        o = gen.opened
+        note(f"{o['open']:,} streams open ({o['failed']} failed) in {o['all_open_s']} s; first event "
+             f"p50 {fmt_ms(o['first_event_p50_ms'])} / p99 {fmt_ms(o['first_event_p99_ms'])} ms")
+        if o["failed"]:
+            note(f"stream failures: {o['failure_examples']}")
+        out["rounds"] = [{"opened": o}]
+        time.sleep(1)
+        out["rss_open"] = server.rss_kib()
+        # Idle: nothing but the streams (and their heartbeats) on the server.
+        a, t0 = cpu_snapshot(server.proc.pid, pg_db), time.time()
+        st0 = gen.ask("status", "status")
+        time.sleep(opts.push_idle)
+        st1 = gen.ask("status", "status")
+        b = cpu_snapshot(server.proc.pid, pg_db)
+        secs = time.time() - t0
+        out["idle"] = {
+            "seconds": round(secs, 1),
+            "server_cpu_pct": round(100 * (b["server"] - a["server"]) / a["hz"] / secs, 2),
+            "pg_cpu_pct": round(100 * (b["pg"] - a["pg"]) / a["hz"] / secs, 2) if pg_db else None,
+            "other_cpu_cores": other_cpu(a, b),
+            "heartbeats": st1["heartbeats"] - st0["heartbeats"],
+            "open": st1["open"], "lost": st1["lost"],
+        }
+        out["rss_idle_end"] = server.rss_kib()
+        out["rounds"][0]["closed"] = gen.close()
+        delta = out["rss_open"]["rss_kib"] - out["rss_before"]["rss_kib"]
+        anon = (out["rss_open"]["anon_kib"] or 0) - (out["rss_before"]["anon_kib"] or 0)
+        out["rss_per_stream_kb"] = round(delta * 1.024 / max(1, o["open"]), 2)
+        out["anon_per_stream_kb"] = round(anon * 1.024 / max(1, o["open"]), 2)
+        note(f"server RSS {out['rss_before']['rss_kib'] / 1024:.1f} → {out['rss_open']['rss_kib'] / 1024:.1f} MiB: "
+             f"{out['rss_per_stream_kb']} KB per stream; CPU over {secs:.0f} s idle "
+             f"{out['idle']['server_cpu_pct']}% of a core ({out['idle']['heartbeats']:,} heartbeats)")
+
+        wrk("plain.lua", "/settings/sessions", opts.port, opts.warmup, headers=[f"Cookie: postern_session={page_token}"])
+
+        def throughput(into: dict) -> None:
+            # Each run records what other work on the machine took meanwhile: the runs compared
+            # are minutes apart, and a disturbance in some of them reads as the streams' effect.
+            a_ = cpu_snapshot(server.proc.pid, pg_db)
+            into.setdefault("poll", []).append(wrk("poll.lua", "/", opts.port, d, args=[str(token_file)]))
+            b_ = cpu_snapshot(server.proc.pid, pg_db)
+            into["poll"][-1]["other_cpu_cores"] = other_cpu(a_, b_)
+            into.setdefault("page", []).append(wrk("plain.lua", "/settings/sessions", opts.port, d,
+                                                   headers=[f"Cookie: postern_session={page_token}"]))
+            into["page"][-1]["other_cpu_cores"] = other_cpu(b_, cpu_snapshot(server.proc.pid, pg_db))
+
+        without, with_ = {}, {}
+        second = None
+        for i in range(opts.push_repeats):
+            server.check_alive()
+            throughput(without)
+            last = i == opts.push_repeats - 1
+            if last and backend == "postgres":
+                # Instance B, on the same database: the ends go there, the streams stay on A.
+                second = Server(db.url, opts.port2, workdir / f"server-{backend}-push-b.log")
+            gen = Streams(workdir, opts.port, token_file, n, pool_file if last else None, trials,
+                          opts.port2 if second else None)
+            o = gen.opened
+            note(f"round {i + 1}: {o['open']:,} streams open ({o['failed']} failed) in {o['all_open_s']} s")
+            if o["failed"]:
+                note(f"stream failures: {o['failure_examples']}")
+            out["rounds"].append({"opened": o})
+            throughput(with_)
+            if last:
+                r = gen.ask("trials", "trials")
+                r["instances"] = 2 if second else 1
+                out["revocation"] = r
+                note(f"revocation → ended ({'two instances' if second else 'one instance'}): p50 {fmt_ms(r['p50_ms'])} / "
+                     f"p99 {fmt_ms(r['p99_ms'])} / max {fmt_ms(r['max_ms'])} ms over {r['trials']} trials, "
+                     f"{r['failures']} failed" + (f" {r['failure_examples']}" if r["failures"] else ""))
+            out["rounds"][-1]["closed"] = gen.close()
+            server.check_alive()
+        for k in ("poll", "page"):
+            w, s_ = median_run(without[k]), median_run(with_[k])
+            out[f"{k}_without"], out[f"{k}_with"] = w, s_
+            out[f"{k}_ratio"] = round(s_["rps"] / w["rps"], 4) if w["rps"] else None
+            out[f"{k}_other_cpu_cores"] = [r_["other_cpu_cores"] for r_ in without[k] + with_[k]]
+            note(f"{k:<5} without {w['rps']:>9,.0f} req/s ({rates(without[k])}), with {s_['rps']:>9,.0f} req/s "
+                 f"({rates(with_[k])}): ×{out[f'{k}_ratio']:.3f}")
+            if max(out[f"{k}_other_cpu_cores"]) > DISTURBED_CORES:
+                note(f"WARNING: other work on the machine took up to {max(out[f'{k}_other_cpu_cores']):.2f} cores during "
+                     f"these {k} runs: the comparison is disturbed")
+        out["rss_after"] = server.rss_kib()
+        out["stream_failures"] = sum(r["opened"]["failed"] for r in out["rounds"])
+        out["streams_lost"] = sum(r["closed"]["lost"] for r in out["rounds"])
+    except Exception:
+        for s_ in RUNNING:
+            s_.check_alive()
+        raise
+    finally:
+        stop_all()
+        if not opts.keep:
+            db.drop()
+    out["meta"]["elapsed_s"] = round(time.time() - t_start)
+    out["meta"]["loadavg_after"] = loadavg()
+    return out
+
+
 # ---- the bundle ----------------------------------------------------------------------------------
 
 def compressed_sizes(path: Path) -> dict:
@@ -920,6 +1136,86 @@ WHY = {
 }
 
 
+def why_push_rss(p: dict) -> str:
+    b, o = p["rss_before"], p["rss_open"]
+    return (f"VmRSS went from {b['rss_kib'] / 1024:.1f} to {o['rss_kib'] / 1024:.1f} MiB as {p['rounds'][0]['opened']['open']:,} "
+            f"streams opened, of it the heap (RssAnon) {(b['anon_kib'] or 0) / 1024:.1f} → {(o['anon_kib'] or 0) / 1024:.1f} MiB "
+            f"({p['anon_per_stream_kb']} KB per stream; the sockets' kernel buffers are not in this figure). What each "
+            "stream holds in the server: a hyper HTTP/1.1 connection with its read and write buffers, a tokio task "
+            "with the connection's and the SSE body's futures (the watcher's, suspended in a select over the hub's "
+            "signal and the session's expiry timer), the keep-alive timer, and the hub's entry. How the kilobytes divide "
+            "among them this benchmark does not measure.")
+
+
+def why_push_cpu(p: dict) -> str:
+    i = p["idle"]
+    return (f"Over {i['seconds']:.0f} s with {i['open']:,} streams open and nothing else to do the server used "
+            f"{i['server_cpu_pct']}% of one core; the streams received {i['heartbeats']:,} heartbeats meanwhile (one "
+            "per stream every 25 s, each a timer firing and a write)."
+            + (" The SQLite change feed also reads `session_changes` four times a second." if p["idle"].get("pg_cpu_pct") is None
+               else "") + (f" Other work on the machine took {i['other_cpu_cores']:.2f} "
+                                                         "cores on average meanwhile." if i.get("other_cpu_cores") else ""))
+
+
+def why_push_rate(p: dict, k: str) -> str:
+    w, s_ = p[f"{k}_without"], p[f"{k}_with"]
+    return (f"Medians of {len(w.get('runs_rps', [w['rps']]))} alternating runs: {w['rps']:,.0f} req/s without the streams "
+            f"(runs {', '.join(f'{x:,.0f}' for x in w.get('runs_rps', []))}), {s_['rps']:,.0f} with them (runs "
+            f"{', '.join(f'{x:,.0f}' for x in s_.get('runs_rps', []))}). An idle stream does nothing per request (no "
+            "database read, no wake-up; a heartbeat every 25 s), so a lower rate with them open is either the cost of "
+            "holding them (memory, a larger set of sockets and timers) or the machine's drift between runs minutes "
+            "apart; one run cannot tell which, more alternating runs on a quiet machine can."
+            + (f" Other work on the machine took up to {max(p[f'{k}_other_cpu_cores']):.2f} cores during these runs "
+               f"(above {DISTURBED_CORES}): the comparison is disturbed." if max(p.get(f"{k}_other_cpu_cores") or [0]) > DISTURBED_CORES
+               else ""))
+
+
+def why_push_revocation(p: dict) -> str:
+    r = p["revocation"]
+    via = ("ended on instance B, the change reaching instance A through PostgreSQL's NOTIFY and A's listener "
+           "connection, then the stream reading its session" if r.get("instances") == 2 else
+           "ended on the same instance, whose store wakes the stream after the commit, and the stream reading its session")
+    return (f"From just before the DELETE is written to the `ended` event on the victim's stream: p50 {fmt_ms(r['p50_ms'])}, "
+            f"p99 {fmt_ms(r['p99_ms'])}, max {fmt_ms(r['max_ms'])} ms, of which the DELETE's own answer took p50 "
+            f"{fmt_ms(r['delete_p50_ms'])} / p99 {fmt_ms(r['delete_p99_ms'])} ms; {via}. The tail is the 2 cores "
+            "shared by the server, the load generator" + (" and PostgreSQL" if r.get("instances") == 2 else "") + ".")
+
+
+def push_targets(results: dict, opts, add) -> None:
+    smoke = results["meta"].get("smoke")
+    for backend, res in results["backends"].items():
+        p = res.get("push")
+        if not p:
+            continue
+        judge = (lambda met: None) if p["streams"] < 1000 else (lambda met: met)
+        small = f"{p['streams']:,} streams: too few to judge" if p["streams"] < 1000 else ""
+        n_open = p["rounds"][0]["opened"]["open"]
+        kb = p["rss_per_stream_kb"]
+        add("push_rss", backend, f"server memory per idle event stream ≤ {PUSH_RSS_KB} KB",
+            f"{kb} KB per stream (VmRSS {p['rss_before']['rss_kib'] / 1024:.1f} → {p['rss_open']['rss_kib'] / 1024:.1f} MiB "
+            f"for {n_open:,} streams; heap {p['anon_per_stream_kb']} KB)", judge(kb <= PUSH_RSS_KB), None, small,
+            p, why_push_rss)
+        i = p["idle"]
+        add("push_idle_cpu", backend, f"server CPU ≈ 0 while {p['streams']:,} streams idle (≤ 1% of a core; heartbeats only)",
+            f"{i['server_cpu_pct']}% of a core over {i['seconds']:.0f} s, {i['heartbeats']:,} heartbeats"
+            + (f"; PostgreSQL {i['pg_cpu_pct']}%" if i.get("pg_cpu_pct") is not None else ""),
+            judge(i["server_cpu_pct"] <= 1.0), None, small, p, why_push_cpu)
+        for k, label in (("poll", "poll"), ("page", "Manage Sessions page")):
+            w, s_ = p[f"{k}_without"], p[f"{k}_with"]
+            add(f"push_{k}_ratio", backend, f"{label} with the streams open ≥ {1 - PUSH_RATE_DROP:.0%} of without",
+                f"{p[f'{k}_ratio']:.0%} ({w['rps']:,.0f} → {s_['rps']:,.0f} req/s, medians of {len(w.get('runs_rps', [1]))} "
+                "alternating runs)", judge(p[f"{k}_ratio"] >= 1 - PUSH_RATE_DROP), None, small, p,
+                lambda p_, k=k: why_push_rate(p_, k))
+        r = p["revocation"]
+        limit = PUSH_P99_MS[backend]
+        where = "two instances" if r.get("instances") == 2 else "one instance"
+        add("push_revocation", backend, f"end of a session → `ended` on its stream, p99 ≤ {limit} ms ({where})",
+            f"p50 {fmt_ms(r['p50_ms'])} / p99 {fmt_ms(r['p99_ms'])} / max {fmt_ms(r['max_ms'])} ms over {r['trials']:,} "
+            f"trials with {n_open:,} other streams open" + (f", {r['failures']} failed" if r["failures"] else ""),
+            None if smoke or r["p99_ms"] is None else (r["p99_ms"] <= limit and not r["failures"]), None,
+            "smoke run" if smoke else "", p, why_push_revocation)
+
+
 def pick_size(sizes: dict, want: int):
     if str(want) in sizes:
         return want, sizes[str(want)]
@@ -932,11 +1228,12 @@ def pick_size(sizes: dict, want: int):
 def targets(results: dict, opts) -> list[dict]:
     out = []
 
-    def add(tid, backend, target, measured, met, at=None, note_="", ctx=None):
+    def add(tid, backend, target, measured, met, at=None, note_="", ctx=None, explain=None):
         why = ""
         if met is False:
             try:
-                why = WHY[tid](ctx) if tid in WHY else why_wasm(results) if tid == "wasm_login" else ""
+                why = (explain(ctx) if explain else WHY[tid](ctx) if tid in WHY else
+                       why_wasm(results) if tid == "wasm_login" else "")
             except (KeyError, TypeError, ZeroDivisionError):
                 # Results kept from an older run (--merge) may lack a measurement an explanation uses.
                 why = ""
@@ -1019,6 +1316,7 @@ def targets(results: dict, opts) -> list[dict]:
             add("signup_p99", backend, "/healthz p99 at most doubles while 256-character sign-ups run (4 and 16 at once)",
                 "; ".join(parts) + f"; paced at {sm[f'healthz_before_signups{SIGNUP_PARALLEL[0]}']['rps']:,.0f} req/s",
                 met, sn, "", Ctx(results, backend, sn, sr))
+    push_targets(results, opts, add)
     b = results.get("bundle")
     if b and b["login_wasm"]["gzip"]:
         g = b["login_wasm"]["gzip"]
@@ -1038,6 +1336,71 @@ def fmt_ms(v):
 
 def fmt_kb(v):
     return "–" if v is None else f"{v / 1000:,.1f} KB"
+
+
+def disturbed(other: list | None) -> str:
+    if not other:
+        return ""
+    worst = max(other)
+    return (f"; other work on the machine up to {worst:.2f} cores" +
+            (" — **disturbed**" if worst > DISTURBED_CORES else ""))
+
+
+def push_markdown(backend: str, p: dict) -> list[str]:
+    L = []
+    pm = p["meta"]
+    L.append(f"## {backend}: push (event streams)\n")
+    L.append(f"Run {pm['started']} on commit `{pm['commit']}` (`{pm['command']}`), {pm['duration_s']} s per throughput "
+             f"run, {pm['elapsed_s'] // 60} min in all; load average {pm['loadavg_before']} before, "
+             f"{pm.get('loadavg_after', '?')} after.\n")
+    r0 = p["rounds"][0]["opened"]
+    rev = p["revocation"]
+    i = p["idle"]
+    L.append("| measurement | result |")
+    L.append("| --- | --- |")
+    L.append(f"| idle streams opened (`GET /api/session/events`, one per session, fresh server) | {r0['open']:,} of {r0['idle_streams']:,} "
+             f"in {r0['all_open_s']} s, {r0['failed']} failed; first `sessions` event p50 {fmt_ms(r0['first_event_p50_ms'])} "
+             f"/ p99 {fmt_ms(r0['first_event_p99_ms'])} ms (128 opening at once) |")
+    b, o = p["rss_before"], p["rss_open"]
+    L.append(f"| server RSS before / with the streams open, MiB | {b['rss_kib'] / 1024:.1f} (heap {(b['anon_kib'] or 0) / 1024:.1f}) / "
+             f"{o['rss_kib'] / 1024:.1f} (heap {(o['anon_kib'] or 0) / 1024:.1f}) |")
+    L.append(f"| server memory per idle stream | {p['rss_per_stream_kb']} KB VmRSS, {p['anon_per_stream_kb']} KB heap |")
+    L.append(f"| server CPU while the streams idle | {i['server_cpu_pct']}% of one core over {i['seconds']:.0f} s; "
+             f"{i['heartbeats']:,} heartbeats arrived; {i['lost']} streams lost"
+             + (f"; PostgreSQL's processes {i['pg_cpu_pct']}%" if i.get("pg_cpu_pct") is not None else "")
+             + f"; other work on the machine {i['other_cpu_cores']:.2f} cores |")
+    for k, label in (("poll", "poll `GET /api/session/status`"), ("page", "Manage Sessions page")):
+        w, s_ = p[f"{k}_without"], p[f"{k}_with"]
+        L.append(f"| {label}: without / with the streams | {w['rps']:,.0f} / {s_['rps']:,.0f} req/s (×{p[f'{k}_ratio']:.3f}); "
+                 f"runs {rates([{'rps': x} for x in w.get('runs_rps', [w['rps']])])} / "
+                 f"{rates([{'rps': x} for x in s_.get('runs_rps', [s_['rps']])])}; p99 {fmt_ms(w['p99_ms'])} / "
+                 f"{fmt_ms(s_['p99_ms'])} ms" + disturbed(p.get(f"{k}_other_cpu_cores")) + " |")
+    where = ("ended on instance B, streams on instance A (same database)" if rev.get("instances") == 2 else
+             "one instance")
+    L.append(f"| end of a session → `ended` on its stream ({where}) | p50 {fmt_ms(rev['p50_ms'])} / p90 {fmt_ms(rev['p90_ms'])} / "
+             f"p99 {fmt_ms(rev['p99_ms'])} / max {fmt_ms(rev['max_ms'])} ms over {rev['trials']:,} trials, "
+             f"{rev['failures']} failed; the `DELETE` itself p50 {fmt_ms(rev['delete_p50_ms'])} / p99 "
+             f"{fmt_ms(rev['delete_p99_ms'])} ms |")
+    L.append(f"| streams that failed to open / were lost, all {len(p['rounds'])} rounds | {p['stream_failures']} / {p['streams_lost']} |")
+    a = p.get("rss_after")
+    if a:
+        L.append(f"| server RSS after every round (pages rendered 64 at a time meanwhile), MiB | {a['rss_kib'] / 1024:.1f} "
+                 f"(heap {(a['anon_kib'] or 0) / 1024:.1f}, peak {a['hwm_kib'] / 1024:.1f}) |")
+    L.append("")
+    L.append(f"The streams are held by `server/examples/postern-streams.rs`, one process with one plain HTTP/1.1 "
+             f"connection per stream, on the same {'machine'} as the server. Memory per stream is the growth of the "
+             "server's VmRSS (and of its heap, RssAnon) from just before the streams opened to a second after the last "
+             "one had its first event, divided by the streams, on a server that has answered only polls so far (a "
+             "first round, before any page load: the heap a burst of pages leaves behind would hide the streams' "
+             "allocations). The idle CPU is the server's own clock ticks "
+             f"(`/proc/PID/stat`) over {pm['idle_s']} s with the streams open and no requests, longer than the 25 s "
+             "between heartbeats. The throughputs are wrk runs (64 connections) alternating without and with the "
+             f"streams, {pm['repeats']} of each (the generator opens them anew each round); the medians are reported. "
+             "Each revocation trial ends one session (`DELETE /api/v1/sessions/{id}` with another session of its "
+             "account as the actor) whose stream the generator holds besides the idle ones, and times from just "
+             "before the request is written to the `ended` event on that stream; each victim has an account of its "
+             "own, so an end wakes one stream.\n")
+    return L
 
 
 def markdown(results: dict) -> str:
@@ -1100,8 +1463,12 @@ def markdown(results: dict) -> str:
         L.append("")
 
     for backend, res in results["backends"].items():
-        sizes = res["sizes"]
+        if res.get("push"):
+            L.extend(push_markdown(backend, res["push"]))
+        sizes = res.get("sizes", {})
         keys = sorted(sizes, key=int)
+        if not keys:
+            continue
         L.append(f"## {backend}: the hot paths\n")
         bm = res.get("meta")
         if bm:
@@ -1267,6 +1634,13 @@ def main() -> int:
                     help="keep the other backend's results already in the output's results.json")
     ap.add_argument("--render", action="store_true",
                     help="measure nothing: write results.md again from the output's results.json (after a change of the report)")
+    ap.add_argument("--only", choices=["all", "hot", "push"], default="all",
+                    help="hot: the hot paths (and the bundle) only; push: the event streams only, merged into the "
+                         "output's results.json (its other results are kept)")
+    ap.add_argument("--push-streams", type=int, help=f"idle event streams (default {PUSH_STREAMS:,}; smoke 50)")
+    ap.add_argument("--push-trials", type=int, help=f"revocations timed to their `ended` event (default {PUSH_TRIALS:,}; smoke 20)")
+    ap.add_argument("--push-idle", type=int, help=f"seconds the streams idle while the server's CPU is measured (default {PUSH_IDLE_S})")
+    ap.add_argument("--port2", type=int, help="the second instance's port, on PostgreSQL (default: --port + 1, or a free one)")
     ap.add_argument("--command", default="scripts/bench.sh", help=argparse.SUPPRESS)
     opts = ap.parse_args()
     if opts.render:
@@ -1294,6 +1668,10 @@ def main() -> int:
     opts.end_pool = 15_000 * opts.duration
     opts.target_size = min(sizes, key=lambda s: abs(math.log10(s) - 5))
     opts.storm_variant = not opts.smoke
+    opts.push_streams = opts.push_streams or (50 if opts.smoke else PUSH_STREAMS)
+    opts.push_trials = opts.push_trials or (20 if opts.smoke else PUSH_TRIALS)
+    opts.push_idle = opts.push_idle if opts.push_idle is not None else (1 if opts.smoke else PUSH_IDLE_S)
+    opts.push_repeats = 1 if opts.smoke else PUSH_REPEATS
     # One directory per run: databases, token files, server logs and the server copy.
     workdir = Path(opts.work_dir).resolve() / f"run-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -1301,17 +1679,21 @@ def main() -> int:
     out_dir = Path(opts.out) if opts.out else (ROOT / "bench" / "tmp" / "smoke" if opts.smoke else ROOT / "bench")
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    if not SERVER.exists() or not SEEDER.exists():
-        print(f"the release build is missing ({SERVER}, {SEEDER}): run scripts/bench.sh (it builds them)", file=sys.stderr)
+    wanted = [SERVER, SEEDER] + ([STREAMS] if opts.only != "hot" else [])
+    if not all(p.exists() for p in wanted):
+        print(f"the release build is missing ({', '.join(map(str, wanted))}): run scripts/bench.sh (it builds them)",
+              file=sys.stderr)
         return 2
     # The bundle needs the site (cargo leptos build); without it everything else is still measured.
-    has_site = (SITE / "pkg").is_dir()
+    has_site = (SITE / "pkg").is_dir() and opts.only != "push"
     if has_site:
         wait_for_site()
-    else:
+    elif opts.only != "push":
         note(f"no site build in {SITE}: the WASM bundle is not measured")
     shutil.copy2(SERVER, workdir / SERVER_COPY_NAME)
     shutil.copy2(SEEDER, workdir / SEEDER_COPY_NAME)
+    if opts.only != "hot":
+        shutil.copy2(STREAMS, workdir / STREAMS_COPY_NAME)
     if opts.port is None:
         opts.port = 3900
         if not port_free(opts.port):
@@ -1322,6 +1704,12 @@ def main() -> int:
     elif not port_free(opts.port):
         print(f"port {opts.port} is in use: pass another --port", file=sys.stderr)
         return 2
+    if opts.port2 is None:
+        opts.port2 = opts.port + 1
+        if not port_free(opts.port2):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                opts.port2 = sock.getsockname()[1]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
 
@@ -1368,13 +1756,25 @@ def main() -> int:
                     "commit": git_commit(), "loadavg_before": loadavg(), "sizes": sizes,
                     "duration_s": opts.duration}
             results["backends"][backend] = {"meta": meta, "sizes": {}}
-            for n in sizes:
-                results["backends"][backend]["sizes"][str(n)] = run_size(backend, n, opts, workdir)
+            if opts.only != "push":
+                for n in sizes:
+                    results["backends"][backend]["sizes"][str(n)] = run_size(backend, n, opts, workdir)
             meta["loadavg_after"] = loadavg()
             meta["elapsed_s"] = round(time.time() - t0)
+            if opts.only != "hot":
+                results["backends"][backend]["push"] = run_push(backend, opts, workdir)
     finally:
         stop_all()
     results["meta"]["elapsed_s"] = round(time.time() - t_start)
+    if opts.only == "push" and (out_dir / "results.json").exists():
+        # Only the push was measured: everything else stays as the earlier run left it.
+        old = json.loads((out_dir / "results.json").read_text())
+        for backend in backends:
+            old.setdefault("backends", {}).setdefault(
+                backend, {"meta": results["backends"][backend]["meta"], "sizes": {}})["push"] = results["backends"][backend]["push"]
+        old["meta"]["elapsed_s"] = old["meta"].get("elapsed_s", results["meta"]["elapsed_s"])
+        results = old
+        note(f"push results merged into {out_dir / 'results.json'} (its other results are kept)")
     if opts.merge and (out_dir / "results.json").exists():
         # Keep the other backend's results from an earlier run (each says when and on what).
         old = json.loads((out_dir / "results.json").read_text())
@@ -1393,7 +1793,7 @@ def main() -> int:
     # Not speed thresholds: a run in which requests failed measured something else.
     problems = []
     for backend, res in results["backends"].items():
-        for n, r in res["sizes"].items():
+        for n, r in res.get("sizes", {}).items():
             checks = dict(r["measurements"])
             for k, v in r.get("storm_hash_concurrency", {}).items():
                 if isinstance(v, dict):
@@ -1412,6 +1812,16 @@ def main() -> int:
                     problems.append(f"{backend} {n} {k}: no request completed")
                 if k.startswith("signups") and v.get("not_created"):
                     problems.append(f"{backend} {n} {k}: sign-ups that created no account {v['not_created']}")
+        p = res.get("push")
+        if p and opts.only != "hot" and backend in backends:
+            if p["stream_failures"] or p["streams_lost"]:
+                problems.append(f"{backend} push: {p['stream_failures']} streams failed to open, {p['streams_lost']} lost")
+            if p["revocation"]["failures"] or not p["revocation"]["trials"]:
+                problems.append(f"{backend} push: {p['revocation']['failures']} failed revocation trials "
+                                f"{p['revocation']['failure_examples']}")
+            for k in ("poll_without", "poll_with", "page_without", "page_with"):
+                if p[k].get("errors"):
+                    problems.append(f"{backend} push {k}: {p[k]['errors']} failed requests {p[k]['error_detail']}")
     for p in problems:
         print(f"    PROBLEM {p}", file=sys.stderr)
     return 1 if problems else 0

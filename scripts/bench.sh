@@ -9,14 +9,16 @@
 #   scripts/bench.sh --postgres           PostgreSQL instead of SQLite (--backend both: one, then the other)
 #   scripts/bench.sh --sizes 10000,100000 --duration 20 --port 3900 --keep
 #   scripts/bench.sh --no-build           use target/release as it is, even if older than the sources
+#   scripts/bench.sh --only push          only the event streams (10,000 idle, revocations to `ended`),
+#                                         merged into bench/results.json; --push-streams N
 #   scripts/bench.sh --no-site            never build the site (cargo-leptos); without target/site the
 #                                         WASM bundle is not measured, everything else is
 #   python3 bench/bench.py --render       measures nothing: writes bench/results.md again from
 #                                         bench/results.json (after a change of the report's text)
 #
 # Installs what it needs (Debian's wrk and brotli). Builds, only when missing or older than the
-# sources: the release server and the seeding program (`cargo build --release -p server --bin server
-# --example postern-seed`), and the site (`cargo leptos build --release`, unless --no-site). Honours
+# sources: the release server, the seeding program and the event streams' load generator (`cargo build
+# --release -p server --bin server --example postern-seed --example postern-streams`), and the site (`cargo leptos build --release`, unless --no-site). Honours
 # CARGO_TARGET_DIR. Stops every server it started, also when interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +57,7 @@ fi
 target="${CARGO_TARGET_DIR:-target}"
 server_bin="$target/release/server"
 seed_bin="$target/release/examples/postern-seed"
+streams_bin="$target/release/examples/postern-streams"
 # Whether $1 is missing or older than any of the sources that follow it.
 stale() {
   local out="$1"; shift
@@ -68,17 +71,19 @@ if ! $no_site && ! $no_build && stale "$target/site/pkg" "${rust_sources[@]}" fr
   log "release build of the site (cargo leptos build --release --precompress)"
   nice -n 19 cargo leptos build --release --precompress
 fi
-# The server and the seeding program.
-if stale "$server_bin" "${rust_sources[@]}" || stale "$seed_bin" "${rust_sources[@]}"; then
+# The server, the seeding program and the event streams' load generator.
+if stale "$server_bin" "${rust_sources[@]}" || stale "$seed_bin" "${rust_sources[@]}" \
+  || stale "$streams_bin" "${rust_sources[@]}"; then
   if $no_build; then
     log "the release build is older than the sources; --no-build: benchmarking it anyway"
-    [[ -x "$server_bin" && -x "$seed_bin" ]] || { echo "no release build in $target/release" >&2; exit 2; }
+    [[ -x "$server_bin" && -x "$seed_bin" && -x "$streams_bin" ]] || { echo "no release build in $target/release" >&2; exit 2; }
   else
-    log "release build (cargo build --release -p server --bin server --example postern-seed)"
+    log "release build (cargo build --release -p server --bin server --example postern-seed --example postern-streams)"
     # cargo-leptos builds the server with LEPTOS_OUTPUT_NAME set, which leptos reads at compile
     # time (the name of the WASM file pages load): the same here, or this build would recompile
     # leptos and everything above it, and the server it leaves would name a file the site lacks.
-    LEPTOS_OUTPUT_NAME=postern nice -n 19 cargo build --release -p server --bin server --example postern-seed
+    LEPTOS_OUTPUT_NAME=postern nice -n 19 cargo build --release -p server --bin server --example postern-seed \
+      --example postern-streams
   fi
 fi
 [[ -d "$target/site/pkg" ]] || log "no site build in $target/site: the WASM bundle is not measured"
