@@ -12,6 +12,10 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/postern.db", hide_env_values = true)]
     pub database_url: String,
 
+    /// `admin …`: the operators' commands (without one, the server serves).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on.
     #[arg(long, env = "POSTERN_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
@@ -128,6 +132,12 @@ pub struct Config {
     /// Where the built site (WASM, JS, CSS) is served from.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+}
+
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum Command {
+    /// Operators' commands on the configured database (never migrates it).
+    Admin(crate::admin::AdminArgs),
 }
 
 impl Config {

@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod activity_csv;
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod error;

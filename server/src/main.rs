@@ -1,4 +1,5 @@
 use clap::Parser;
+use server::config::{Command, Config};
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -6,8 +7,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        .init();
-    server::serve(server::config::Config::parse()).await
+    let config = Config::parse();
+    let filter = |default: &str| EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    if config.command.is_some() {
+        // Operators' commands print their answer on stdout: only warnings, on stderr.
+        tracing_subscriber::fmt().with_env_filter(filter("warn")).with_writer(std::io::stderr).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter("info,sqlx=warn")).init();
+    }
+    match &config.command {
+        Some(Command::Admin(args)) => std::process::exit(server::admin::run(&config, args).await),
+        None => server::serve(config).await,
+    }
 }

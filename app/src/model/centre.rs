@@ -29,6 +29,7 @@ impl EventKind {
             EventKind::PasswordReentryFailed => "Password check failed",
             EventKind::AutoLoginReset => "Auto-login reset",
             EventKind::AccountSecured => "Account secured",
+            EventKind::EndedByAdmin => "Ended by the administrator",
             EventKind::Other => "Other activity",
         }
     }
@@ -87,9 +88,15 @@ impl ActivityFilter {
             ActivityFilter::All => None,
             ActivityFilter::Logins => Some(&[AccountCreated, LoginSucceeded, LoggedOut]),
             ActivityFilter::Failed => Some(&[LoginFailed, AttemptsRefused, PasswordReentryFailed]),
-            ActivityFilter::Ended => {
-                Some(&[LoggedOut, SessionEnded, OtherSessionsEnded, SessionsTerminated, SessionExpired, AccountSecured])
-            }
+            ActivityFilter::Ended => Some(&[
+                LoggedOut,
+                SessionEnded,
+                OtherSessionsEnded,
+                SessionsTerminated,
+                SessionExpired,
+                AccountSecured,
+                EndedByAdmin,
+            ]),
             ActivityFilter::Password => Some(&[PasswordChanged, PasswordReentryFailed, AutoLoginReset, AccountSecured]),
         }
     }
@@ -120,7 +127,7 @@ impl EventView {
         let words = self.kind.words();
         match (self.kind, &self.target_device) {
             (EventKind::AttemptsRefused, _) => format!("{words} ({} attempts refused as too many)", self.count),
-            (EventKind::SessionEnded, Some(target)) => format!("{words}: {target}"),
+            (EventKind::SessionEnded | EventKind::EndedByAdmin, Some(target)) => format!("{words}: {target}"),
             _ => words.to_string(),
         }
     }
@@ -165,6 +172,7 @@ impl EndedSessionView {
             (EndReason::AutoLoginReset, _) => "Auto-login reset".to_string(),
             (EndReason::NotMe, _) => "This wasn't me".to_string(),
             (EndReason::SessionLimit, _) => "Too many sessions".to_string(),
+            (EndReason::EndedByAdmin, _) => "Ended by the administrator".to_string(),
             (EndReason::Other, _) => "Ended".to_string(),
         }
     }

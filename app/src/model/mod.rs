@@ -30,12 +30,14 @@ pub enum EndReason {
     EndedOthers,
     /// "This wasn't me": the reported login and every other session but the reporter's.
     NotMe,
+    /// An operator's `server admin sessions end`.
+    EndedByAdmin,
     /// A reason this build does not know.
     Other,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 9] = [
+    pub const ALL: [EndReason; 10] = [
         EndReason::LoggedOut,
         EndReason::EndedByUser,
         EndReason::TerminatedAll,
@@ -45,6 +47,7 @@ impl EndReason {
         EndReason::SessionLimit,
         EndReason::EndedOthers,
         EndReason::NotMe,
+        EndReason::EndedByAdmin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +61,7 @@ impl EndReason {
             EndReason::SessionLimit => "session_limit",
             EndReason::EndedOthers => "ended_others",
             EndReason::NotMe => "not_me",
+            EndReason::EndedByAdmin => "ended_by_admin",
             EndReason::Other => "other",
         }
     }
@@ -122,12 +126,14 @@ pub enum EventKind {
     OtherSessionsEnded,
     /// "This wasn't me" → "Secure my account": sessions ended, auto-login reset, password changed.
     AccountSecured,
+    /// An operator ended sessions (`server admin sessions end`).
+    EndedByAdmin,
     /// A kind this build does not know.
     Other,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::AccountCreated,
         EventKind::LoginSucceeded,
         EventKind::LoginFailed,
@@ -141,6 +147,7 @@ impl EventKind {
         EventKind::AttemptsRefused,
         EventKind::OtherSessionsEnded,
         EventKind::AccountSecured,
+        EventKind::EndedByAdmin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -158,6 +165,7 @@ impl EventKind {
             EventKind::AttemptsRefused => "attempts_refused",
             EventKind::OtherSessionsEnded => "other_sessions_ended",
             EventKind::AccountSecured => "account_secured",
+            EventKind::EndedByAdmin => "ended_by_admin",
             EventKind::Other => "other",
         }
     }

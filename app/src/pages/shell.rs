@@ -164,6 +164,7 @@ fn explain(reason: EndReason) -> &'static str {
         }
         EndReason::EndedOthers => "This session was ended from another device signed in to your account.",
         EndReason::NotMe => "This login was reported as not yours from another device signed in to your account.",
+        EndReason::EndedByAdmin => "This session was ended by the administrator of this mail service.",
         EndReason::Other => "This session has ended.",
     }
 }

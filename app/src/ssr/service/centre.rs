@@ -16,7 +16,7 @@ fn described(kind: Option<SessionKind>, device_name: Option<&str>, user_agent: O
     Some(device::describe(kind?, device_name, user_agent?))
 }
 
-fn event_view(row: ActivityRow, current: &CurrentSession) -> EventView {
+pub(super) fn event_view(row: ActivityRow, current: Option<&SessionId>) -> EventView {
     let by_device = described(row.by_kind, row.by_device_name.as_deref(), row.by_user_agent.as_deref());
     let active_session = row.session_id.filter(|_| row.kind == EventKind::LoginSucceeded && row.by_active == 1);
     EventView {
@@ -25,7 +25,7 @@ fn event_view(row: ActivityRow, current: &CurrentSession) -> EventView {
         device: row.device.or(by_device),
         ip: row.ip,
         count: row.count,
-        current: active_session.as_ref() == Some(&current.session_id),
+        current: active_session.is_some() && active_session.as_ref() == current,
         active_session,
         target_device: described(row.target_kind, row.target_device_name.as_deref(), row.target_user_agent.as_deref()),
     }
@@ -86,7 +86,12 @@ impl AuthService {
         let mut rows = self.store.activity(current.account_id, filter.kinds(), self.now(), offset, size + 1).await?;
         let has_older = rows.len() > ACTIVITY_PAGE_SIZE;
         rows.truncate(ACTIVITY_PAGE_SIZE);
-        Ok(ActivityPage { events: rows.into_iter().map(|r| event_view(r, current)).collect(), page, has_older, filter })
+        Ok(ActivityPage {
+            events: rows.into_iter().map(|r| event_view(r, Some(&current.session_id))).collect(),
+            page,
+            has_older,
+            filter,
+        })
     }
 
     /// The caller's whole retained activity log of `filter`, for the CSV download.
@@ -96,7 +101,7 @@ impl AuthService {
         filter: ActivityFilter,
     ) -> Result<Vec<EventView>, AppError> {
         let rows = self.store.activity(current.account_id, filter.kinds(), self.now(), 0, i64::MAX).await?;
-        Ok(rows.into_iter().map(|r| event_view(r, current)).collect())
+        Ok(rows.into_iter().map(|r| event_view(r, Some(&current.session_id))).collect())
     }
 
     /// "Recently ended": the caller's sessions that ended within the retention period.
@@ -269,7 +274,7 @@ impl AuthService {
         Ok(SecurityOverview {
             password_changed_at: account.password_changed_at,
             active_sessions,
-            latest: latest.into_iter().map(|r| event_view(r, current)).collect(),
+            latest: latest.into_iter().map(|r| event_view(r, Some(&current.session_id))).collect(),
             notify_new_devices: account.notify_new_devices,
         })
     }

@@ -13,6 +13,7 @@ use crate::model::{
     limits, AccountId, AccountView, AppError, EndReason, SessionId, SessionKind, SessionStatus, SessionView,
 };
 
+mod admin;
 mod auth;
 mod centre;
 mod policy;
@@ -21,6 +22,7 @@ mod sessions;
 mod throttle;
 mod validate;
 
+pub use admin::{AdminAccount, AdminEnded, AdminTarget, ADMIN_EVENTS_SHOWN};
 pub use centre::SecureAccount;
 pub use policy::{Rule, SessionPolicy, ThrottleKind, ThrottlePolicy};
 pub use refusals::RefusalLog;

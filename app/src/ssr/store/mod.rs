@@ -27,6 +27,12 @@ pub enum StoreError {
     Other(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database lacks migrations this build has ([`Store::open_current`] never runs them).
+    #[error("the database is older than this program (missing migrations: {0}); start the server once to migrate it")]
+    NotMigrated(String),
+    /// [`Store::open_current`] found no SQLite database at the path.
+    #[error("there is no database at {0}")]
+    NoDatabase(String),
     /// An error of the direct SQLite read path ([`SqliteReader`]).
     #[error("database error: {0}")]
     Read(#[source] rusqlite::Error),
@@ -212,6 +218,37 @@ macro_rules! unread_changed {
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and runs the migrations.
     pub async fn connect(url: &str) -> Result<Self> {
+        let store = Self::open(url, true).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to an existing database whose migrations are all applied, and never migrates
+    /// (operators' commands: a newer program must not change the schema under running servers).
+    pub async fn open_current(url: &str) -> Result<Self> {
+        let store = Self::open(url, false).await?;
+        let applied: Vec<(i64,)> = match with_pool!(store, |pool| {
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(pool).await
+        }) {
+            Ok(rows) => rows,
+            // No migrations table: never migrated at all.
+            Err(sqlx::Error::Database(_)) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let embedded: Vec<i64> = match &store.backend {
+            Backend::Sqlite(_) => sqlx::migrate!("../migrations/sqlite").iter().map(|m| m.version).collect(),
+            Backend::Postgres(_) => sqlx::migrate!("../migrations/postgres").iter().map(|m| m.version).collect(),
+        };
+        let missing: Vec<String> =
+            embedded.iter().filter(|v| !applied.iter().any(|(a,)| a == *v)).map(|v| v.to_string()).collect();
+        if !missing.is_empty() {
+            store.close().await;
+            return Err(StoreError::NotMigrated(missing.join(", ")));
+        }
+        Ok(store)
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Self> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -221,13 +258,16 @@ impl Store {
             Store { backend: Backend::Postgres(pool), reader: None, hub: Default::default(), feed: Default::default() }
         } else {
             let options = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
+                .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 // Writers queue behind each other instead of failing with "database is locked".
                 .busy_timeout(Duration::from_secs(10));
-            if let Some(dir) = options.get_filename().parent() {
+            if !create && !options.get_filename().exists() {
+                return Err(StoreError::NoDatabase(options.get_filename().display().to_string()));
+            }
+            if let Some(dir) = options.get_filename().parent().filter(|_| create) {
                 if !dir.as_os_str().is_empty() {
                     std::fs::create_dir_all(dir).map_err(|e| StoreError::Other(sqlx::Error::Io(e)))?;
                 }
@@ -240,8 +280,28 @@ impl Store {
                 .await?;
             Store { backend: Backend::Sqlite(pool), reader, hub: Default::default(), feed: Default::default() }
         };
-        store.migrate().await?;
         Ok(store)
+    }
+
+    /// A consistent copy of the SQLite database at `path`, while servers run (`VACUUM INTO`).
+    /// The file is created here, empty and readable by its owner only, and never replaces one
+    /// that exists. PostgreSQL has `pg_dump` for this.
+    pub async fn backup_sqlite(&self, path: &std::path::Path) -> std::result::Result<(), String> {
+        let Backend::Sqlite(pool) = &self.backend else {
+            return Err("backup is for SQLite; on PostgreSQL use pg_dump (see the README)".into());
+        };
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+        file.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let target = path.to_str().ok_or_else(|| "the path is not UTF-8".to_string())?;
+        // VACUUM INTO writes into an empty file; on failure the empty file is removed again.
+        if let Err(e) = sqlx::query("VACUUM INTO $1").bind(target).execute(pool).await {
+            let _ = std::fs::remove_file(path);
+            return Err(format!("the backup failed: {e}"));
+        }
+        Ok(())
     }
 
     pub fn backend_name(&self) -> &'static str {
