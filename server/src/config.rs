@@ -105,6 +105,19 @@ pub struct Config {
     #[arg(long, env = "POSTERN_STREAM_POLL_INTERVAL_MS", default_value_t = 60_000)]
     pub stream_poll_interval_ms: u64,
 
+    /// Serve Prometheus metrics at `/metrics` on this address (e.g. `127.0.0.1:9100`); off when
+    /// not given. Never the public listener.
+    #[arg(long, env = "POSTERN_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Log lines as `text` (readable) or `json` (one object per line, for log shippers).
+    #[arg(long, env = "POSTERN_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
+    /// Seconds that requests in flight may take to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "POSTERN_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
+
     /// How often expired sessions are marked and old ones purged, in seconds.
     #[arg(long, env = "POSTERN_PURGE_INTERVAL_SECS", default_value_t = 3600)]
     pub purge_interval_secs: u64,

@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<IpAddr>>,
     pub body_limits: BodyLimits,
     pub header_policy: HeaderPolicy,
+    /// With `--metrics-listen`: the recorder whose text `/metrics` serves; requests are timed.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// Request bodies larger than this are refused with 413: every form and API body is tiny.
@@ -77,6 +80,7 @@ pub async fn build_state(
             hsts: config.secure_cookies(),
             throttled_retry_secs: config.throttle_base_delay_secs.max(1).unsigned_abs(),
         },
+        metrics: config.metrics_listen.map(|_| metrics::recorder()),
     })
 }
 
@@ -87,7 +91,9 @@ pub fn router(state: AppState) -> Router {
     let ctx = state.ctx.clone();
     let (body_limits, header_policy) = (state.body_limits, state.header_policy);
     let flash = FlashCookie { secure: state.ctx.cookie.secure };
-    Router::new()
+    let timed = state.metrics.is_some();
+    let trusted = state.trusted_proxies.clone();
+    let router = Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
@@ -97,24 +103,34 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .route(activity_csv::ACTIVITY_CSV_PATH, get(activity_csv::download))
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    // Only with metrics on: a request costs nothing for them otherwise. Inside the routes, where
+    // the route template is known.
+    let router = if timed { router.layer(axum::middleware::from_fn(metrics::track)) } else { router };
+    router
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
         .layer(axum::middleware::from_fn(middleware::non_page_errors_as_json))
         .layer(axum::middleware::from_fn_with_state(flash, middleware::flash_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session_layer))
         .layer(axum::middleware::from_fn(move |req, next| middleware::body_limit(body_limits, req, next)))
         .layer(axum::middleware::from_fn(middleware::access_log))
+        .layer(axum::middleware::from_fn(move |req, next| middleware::request_id(trusted.clone(), req, next)))
         // Outermost, so that every answer gets the headers, the body limit's refusals included.
         .layer(axum::middleware::from_fn(move |req, next| middleware::response_headers(header_policy, req, next)))
         .with_state(state)
 }
 
-/// Marks expired sessions and purges old ones every `interval`.
+/// Marks expired sessions and purges old ones every `interval`, until the server shuts down (a
+/// run in progress then finishes its transaction first).
 pub fn spawn_purge_job(auth: AuthService, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
+        let hub = auth.store.hub().clone();
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = hub.closed() => return,
+            }
             match auth.purge().await {
                 Ok((expired, deleted)) => tracing::info!(expired, deleted, "session housekeeping"),
                 Err(err) => tracing::warn!(error = %err, "session housekeeping failed"),
@@ -135,11 +151,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     raise_file_limit();
     let state = build_state(&config, Arc::new(SystemClock), hasher).await?;
     tracing::info!(backend = state.ctx.auth.store.backend_name(), "database ready");
-    spawn_purge_job(state.ctx.auth.clone(), Duration::from_secs(config.purge_interval_secs.max(1)));
+    let purge = spawn_purge_job(state.ctx.auth.clone(), Duration::from_secs(config.purge_interval_secs.max(1)));
     let hub = state.ctx.auth.store.hub().clone();
+    let store = state.ctx.auth.store.clone();
+    if let (Some(addr), Some(handle)) = (config.metrics_listen, state.metrics.clone()) {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
+        tokio::spawn(async move {
+            if let Err(err) = metrics::serve(listener, handle).await {
+                tracing::error!(error = %err, "the metrics listener failed");
+            }
+        });
+    }
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    println!("Postern is listening on http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    if config.log_format == "json" {
+        // Every line of a JSON log is JSON.
+        tracing::info!(%addr, "Postern is listening");
+    } else {
+        println!("Postern is listening on http://{addr}");
+    }
     let shutdown = async move {
         shutdown_signal().await;
         tracing::info!(open_streams = hub.open_streams(), "shutting down");
@@ -147,7 +179,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         // `retry:`, and its browser reconnects (to another instance) without showing anything.
         hub.shut_down();
     };
-    serve_listener(listener, app, config.header_read_timeout(), shutdown).await?;
+    let grace = Duration::from_secs(config.shutdown_timeout_secs);
+    if tokio::time::timeout(grace, serve_listener(listener, app, config.header_read_timeout(), shutdown)).await.is_err()
+    {
+        tracing::warn!(?grace, "requests still in flight after the shutdown timeout: leaving them");
+    }
+    // The housekeeping job finishes the run it is in (one transaction), then the pools close.
+    let _ = tokio::time::timeout(grace, purge).await;
+    store.close().await;
+    tracing::info!("stopped");
     Ok(())
 }
 

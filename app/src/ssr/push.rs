@@ -87,7 +87,7 @@ impl Hub {
             }
             list.push(Entry { id, session: session.clone(), signal: signal.clone() });
         }
-        self.inner.open.fetch_add(1, Ordering::Relaxed);
+        crate::ssr::metrics::event_streams_open(self.inner.open.fetch_add(1, Ordering::Relaxed) + 1);
         Subscription { hub: self.clone(), account, id, signal, closing: self.inner.closing.subscribe() }
     }
 
@@ -163,7 +163,7 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.hub.inner.open.fetch_sub(1, Ordering::Relaxed);
+        crate::ssr::metrics::event_streams_open(self.hub.inner.open.fetch_sub(1, Ordering::Relaxed).saturating_sub(1));
         let mut streams = self.hub.lock();
         if let Some(list) = streams.get_mut(&self.account) {
             list.retain(|e| e.id != self.id);

@@ -69,12 +69,12 @@ pub fn parse_hop(hop: &str) -> Option<IpAddr> {
     Some(canonical_ip(ip))
 }
 
-fn is_trusted(ip: IpAddr, trusted: &[IpAddr]) -> bool {
+pub(super) fn is_trusted(ip: IpAddr, trusted: &[IpAddr]) -> bool {
     trusted.iter().any(|t| canonical_ip(*t) == ip)
 }
 
 /// IPv4 clients on a dual-stack socket show up as `::ffff:a.b.c.d`; show them as people know them.
-fn canonical_ip(ip: IpAddr) -> IpAddr {
+pub(super) fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,

@@ -6,10 +6,12 @@ pub mod client_ip;
 pub mod flash;
 pub mod headers;
 pub mod limits;
+pub mod request_id;
 pub mod session;
 
 pub use client_ip::client_info;
 pub use flash::{flash_errors, FlashCookie};
 pub use headers::{access_log, response_headers, HeaderPolicy};
 pub use limits::{body_limit, non_page_errors_as_json, server_fn_error_status, BodyLimits};
+pub use request_id::request_id;
 pub use session::{same_origin, session_layer};

@@ -16,6 +16,8 @@ use tokio::sync::oneshot;
 pub(super) struct FairQueue {
     state: Mutex<State>,
     timeout: Duration,
+    /// Requests waiting for a slot, for the metric.
+    queued: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -103,7 +105,11 @@ impl Drop for Ticket<'_> {
 
 impl FairQueue {
     pub(super) fn new(slots: usize, timeout: Duration) -> Arc<Self> {
-        Arc::new(FairQueue { state: Mutex::new(State { free: slots, ..State::default() }), timeout })
+        Arc::new(FairQueue {
+            state: Mutex::new(State { free: slots, ..State::default() }),
+            timeout,
+            queued: Default::default(),
+        })
     }
 
     /// The holder of a slot never panics while holding the lock, but if anything did, the state is
@@ -133,9 +139,12 @@ impl FairQueue {
             }
             (id, woken)
         };
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::ssr::metrics::hash_queue_length(self.queued.fetch_add(1, Relaxed) + 1);
         let mut ticket = Ticket { queue: self, key: client, id, woken, settled: false };
         let waited = tokio::time::timeout(self.timeout, &mut ticket.woken).await;
         ticket.settled = true;
+        crate::ssr::metrics::hash_queue_length(self.queued.fetch_sub(1, Relaxed).saturating_sub(1));
         match waited {
             Ok(Ok(())) => Ok(HashSlot { queue: self.clone() }),
             // The sender went without a word: only if the state were torn down under us.

@@ -66,6 +66,7 @@ impl AuthService {
         let device = device::describe(SessionKind::Browser, None, &client.user_agent);
         let created = Event::new(EventKind::AccountCreated, None, self.now()).from_client(&client.ip, device);
         let account_id = self.store.create_account(&email, &name, &hash, created).await?;
+        crate::ssr::metrics::sign_up();
         let verified = Verified { account_id, credentials_version: 0, announce_if_new: false };
         self.start_session(&verified, false, SessionKind::Browser, None, client, Device::of(client)).await
     }
@@ -75,6 +76,18 @@ impl AuthService {
     /// that logged in to the account before is judged on its own counter, so strangers' failures
     /// on the account never hold the owner's devices back.
     pub async fn log_in(&self, req: &LoginRequest<'_>, client: &ClientInfo) -> Result<NewLogin, AppError> {
+        use crate::ssr::metrics::{login, LoginResult};
+        let result = self.try_log_in(req, client).await;
+        login(match &result {
+            Ok(_) => LoginResult::Ok,
+            Err(AppError::InvalidCredentials) => LoginResult::Invalid,
+            Err(AppError::TooManyAttempts) => LoginResult::Throttled,
+            Err(_) => LoginResult::Error,
+        });
+        result
+    }
+
+    async fn try_log_in(&self, req: &LoginRequest<'_>, client: &ClientInfo) -> Result<NewLogin, AppError> {
         let email = login_email(req.email);
         // Too long to be anyone's, or holding what no address may hold (sign-up refuses control
         // characters; PostgreSQL refuses a NUL with an error): no guess is possible, nothing to count.

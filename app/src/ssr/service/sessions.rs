@@ -173,11 +173,12 @@ impl AuthService {
             throttle_stale_at: now - longest_window,
             devices_unused_since: now - self.policy.known_device_retention_ms,
         };
-        Ok(self.store.purge(plan).await?)
+        let done = self.store.purge(plan).await?;
+        crate::ssr::metrics::active_sessions(self.store.count_active_sessions(now).await?);
+        Ok(done)
     }
 }
 
-/// When the session ran out, if it has: the earlier of its idle and absolute deadlines.
 /// What an event stream's session is like now (see [`AuthService::stream_check`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamCheck {
@@ -196,6 +197,7 @@ pub struct StreamSnapshot {
     pub runs_out_at: i64,
 }
 
+/// When the session ran out, if it has: the earlier of its idle and absolute deadlines.
 pub(super) fn expired_at(row: &AuthRow, now: i64) -> Option<i64> {
     let deadline = row.expires_at.min(row.idle_expires_at);
     (now >= deadline).then_some(deadline)

@@ -90,6 +90,7 @@ impl Store {
             tx.commit().await?;
             if done.rows_affected() > 0 {
                 self.announce([account_id]);
+                crate::ssr::metrics::sessions_ended(EndReason::Expired, 1);
             }
             Ok(())
         })
@@ -138,6 +139,7 @@ impl Store {
             tx.commit().await?;
             if outcome == EndOutcome::Ended {
                 self.announce([account_id]);
+                crate::ssr::metrics::sessions_ended(reason, 1);
             }
             Ok(outcome)
         })
@@ -211,8 +213,16 @@ impl Store {
             insert_event!(tx, event);
             tx.commit().await?;
             self.announce([account_id]);
+            crate::ssr::metrics::sessions_ended(plan.reason, ended);
             Ok(ended)
         })
+    }
+
+    /// How many sessions are active at `now`, over all accounts (for the metric).
+    pub async fn count_active_sessions(&self, now: i64) -> Result<i64> {
+        const SQL: &str = concat!("SELECT COUNT(*) FROM sessions WHERE ", active_at!("$1"));
+        let (n,): (i64,) = with_pool!(self, |pool| sqlx::query_as(SQL).bind(now).fetch_one(pool).await?);
+        Ok(n)
     }
 
     /// The account's sessions that ended at or after `since`, most recent first, with the device
@@ -280,6 +290,7 @@ impl Store {
                 .await?;
             tx.commit().await?;
             self.announce(ran_out);
+            crate::ssr::metrics::sessions_ended(EndReason::Expired, expired);
             Ok((expired, deleted))
         })
     }

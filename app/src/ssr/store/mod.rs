@@ -72,10 +72,12 @@ impl From<StoreError> for AppError {
             // Answered like a wrong password: the password the attacker used is no longer the one.
             StoreError::CredentialsChanged => AppError::InvalidCredentials,
             StoreError::Unavailable(cause) => {
+                crate::ssr::metrics::database_error("unavailable");
                 tracing::warn!(error = %cause, "database unavailable");
                 AppError::Unavailable
             }
             other => {
+                crate::ssr::metrics::database_error("other");
                 tracing::error!(error = %other, "database error");
                 AppError::Internal
             }

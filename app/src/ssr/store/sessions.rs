@@ -110,6 +110,7 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
             let excess = active - max_active + 1;
+            let evicted = u64::try_from(excess.max(0)).unwrap_or(0);
             if excess > 0 {
                 let oldest: Vec<(SessionId,)> = sqlx::query_as(concat!(
                     "SELECT id FROM sessions WHERE account_id = $1 AND ",
@@ -183,6 +184,8 @@ impl Store {
             insert_event!(tx, event);
             tx.commit().await?;
             self.announce([s.account_id]);
+            crate::ssr::metrics::session_started(s.kind);
+            crate::ssr::metrics::sessions_ended(EndReason::SessionLimit, evicted);
             Ok(())
         })
     }
