@@ -15,5 +15,20 @@ if grep -qE '(^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{43}([^A-Za-z0-9_-]|$)' "$log"; then
   grep -nE '(^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{43}([^A-Za-z0-9_-]|$)' "$log" | head -3 >&2
   status=1
 fi
-[[ $status -eq 0 ]] && echo "check-logs: $(wc -l <"$log") log lines, no password or token"
+# Lines written with --log-format json must each be one JSON object.
+if ! python3 - "$log" <<'PY'
+import json, sys
+for number, line in enumerate(open(sys.argv[1], errors="replace"), 1):
+    if line.startswith("{"):
+        try:
+            json.loads(line)
+        except ValueError:
+            print(f"check-logs: line {number} is not JSON: {line[:200]!r}", file=sys.stderr)
+            sys.exit(1)
+PY
+then
+  status=1
+fi
+json_lines=$(grep -c '^{' "$log" || true)
+[[ $status -eq 0 ]] && echo "check-logs: $(wc -l <"$log") log lines ($json_lines of them JSON, all parse), no password or token"
 exit $status

@@ -56,6 +56,13 @@ impl Process {
         process
     }
 
+    /// SIGTERM, and the exit status once the process has stopped.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM").success());
+        self.child.wait().expect("wait for the server")
+    }
+
     /// SIGKILL: no shutdown code runs.
     fn kill(&mut self) {
         self.child.kill().expect("SIGKILL");
@@ -289,140 +296,184 @@ backend_tests! {
     }
 
     async fn a_server_killed_mid_burst_keeps_every_answered_change_and_nothing_half_applied(db) {
-        // Real argon2 on a loaded machine may wait long for a hashing slot; that is not what
-        // this test is about, so the queue's timeout (and its 503) is kept out of the way.
-        let queue_timeout = BURST_DEADLINE.as_secs().to_string();
-        // Both cores hash: at nice 19 under a CPU hog one slot would make this test crawl.
-        let started = std::time::Instant::now();
-        let mut process = Process::start(&db, &["--hash-queue-timeout-secs", &queue_timeout, "--hash-concurrency", "2"]).await;
-        let base = process.base.clone();
-        let patient = client_with_timeout(BURST_DEADLINE);
+        stopped_mid_burst(&db, Halt::Kill).await;
+    }
 
-        // Accounts whose app sessions are logged in and ended during the burst, and accounts whose
-        // password changes again and again; set up in parallel (each costs a few hashes).
-        let managers: Vec<_> = (0..4)
-            .map(|i| tokio::spawn(with_manager(base.clone(), patient.clone(), format!("burst{i}@example.com"))))
-            .collect();
-        let changers: Vec<_> = (0..3)
-            .map(|i| {
-                let (base, patient, email) = (base.clone(), patient.clone(), format!("change{i}@example.com"));
-                tokio::spawn(async move { (email.clone(), signed_up(&base, patient, &email).await) })
-            })
-            .collect();
-        let mut setup = (Vec::new(), Vec::new());
-        for task in managers {
-            setup.0.push(task.await.expect("set up an account whose sessions come and go"));
-        }
-        for task in changers {
-            setup.1.push(task.await.expect("set up an account whose password changes"));
-        }
-        let (managers, changers) = setup;
+    async fn sigterm_mid_burst_answers_what_it_took_applies_it_whole_and_exits_0(db) {
+        stopped_mid_burst(&db, Halt::Term).await;
+    }
+}
 
-        let burst = Arc::new(Burst::default());
-        let logins: Arc<Mutex<Vec<Login>>> = Arc::default();
-        let mut changes: Vec<(String, Arc<Mutex<Vec<PasswordChange>>>)> = Vec::new();
-        let mut tasks = Vec::new();
-        for (email, manager) in managers {
-            let (burst, logins, base) = (burst.clone(), logins.clone(), base.clone());
-            tasks.push(tokio::spawn(async move {
-                let _ = log_in_and_end(&burst, &logins, &base, &email, &manager).await;
-            }));
-        }
-        for (email, mut browser) in changers {
-            let (burst, base, log) = (burst.clone(), base.clone(), Arc::<Mutex<Vec<PasswordChange>>>::default());
-            changes.push((email.clone(), log.clone()));
-            tasks.push(tokio::spawn(async move {
-                let _ = change_passwords(&burst, &log, &base, &email, &mut browser).await;
-            }));
-        }
+/// How the burst's server is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Halt {
+    /// SIGKILL: no shutdown code runs.
+    Kill,
+    /// SIGTERM: the requests in flight finish, then the process exits 0.
+    Term,
+}
 
-        let burst_started = std::time::Instant::now();
-        // The kill comes once enough was acknowledged, however long that takes, while the
-        // tasks still have requests in flight.
-        let deadline = tokio::time::Instant::now() + BURST_DEADLINE;
-        loop {
-            let sessions = burst.acknowledged_sessions.load(Ordering::SeqCst);
-            let changed = burst.acknowledged_changes.load(Ordering::SeqCst);
-            if sessions >= KILL_AFTER_SESSIONS && changed >= KILL_AFTER_CHANGES {
-                break;
-            }
-            let surprises = burst.surprises.lock().unwrap().clone();
-            assert!(surprises.is_empty(), "the burst met answers it did not expect:\n{}", surprises.join("\n"));
-            assert!(
+/// A burst of logins, ends and password changes, stopped by `how` once enough was acknowledged;
+/// then every acknowledged change must be there, whole, and nothing half applied.
+async fn stopped_mid_burst(db: &TestDb, how: Halt) {
+    // Real argon2 on a loaded machine may wait long for a hashing slot; that is not what
+    // this test is about, so the queue's timeout (and its 503) is kept out of the way.
+    let queue_timeout = BURST_DEADLINE.as_secs().to_string();
+    // Both cores hash: at nice 19 under a CPU hog one slot would make this test crawl.
+    let started = std::time::Instant::now();
+    let mut process =
+        Process::start(db, &["--hash-queue-timeout-secs", &queue_timeout, "--hash-concurrency", "2"]).await;
+    let base = process.base.clone();
+    let patient = client_with_timeout(BURST_DEADLINE);
+
+    // Accounts whose app sessions are logged in and ended during the burst, and accounts whose
+    // password changes again and again; set up in parallel (each costs a few hashes).
+    let managers: Vec<_> = (0..4)
+        .map(|i| tokio::spawn(with_manager(base.clone(), patient.clone(), format!("burst{i}@example.com"))))
+        .collect();
+    let changers: Vec<_> = (0..3)
+        .map(|i| {
+            let (base, patient, email) = (base.clone(), patient.clone(), format!("change{i}@example.com"));
+            tokio::spawn(async move { (email.clone(), signed_up(&base, patient, &email).await) })
+        })
+        .collect();
+    let mut setup = (Vec::new(), Vec::new());
+    for task in managers {
+        setup.0.push(task.await.expect("set up an account whose sessions come and go"));
+    }
+    for task in changers {
+        setup.1.push(task.await.expect("set up an account whose password changes"));
+    }
+    let (managers, changers) = setup;
+
+    let burst = Arc::new(Burst::default());
+    let logins: Arc<Mutex<Vec<Login>>> = Arc::default();
+    let mut changes: Vec<(String, Arc<Mutex<Vec<PasswordChange>>>)> = Vec::new();
+    let mut tasks = Vec::new();
+    for (email, manager) in managers {
+        let (burst, logins, base) = (burst.clone(), logins.clone(), base.clone());
+        tasks.push(tokio::spawn(async move {
+            let _ = log_in_and_end(&burst, &logins, &base, &email, &manager).await;
+        }));
+    }
+    for (email, mut browser) in changers {
+        let (burst, base, log) = (burst.clone(), base.clone(), Arc::<Mutex<Vec<PasswordChange>>>::default());
+        changes.push((email.clone(), log.clone()));
+        tasks.push(tokio::spawn(async move {
+            let _ = change_passwords(&burst, &log, &base, &email, &mut browser).await;
+        }));
+    }
+
+    let burst_started = std::time::Instant::now();
+    // The kill comes once enough was acknowledged, however long that takes, while the
+    // tasks still have requests in flight.
+    let deadline = tokio::time::Instant::now() + BURST_DEADLINE;
+    loop {
+        let sessions = burst.acknowledged_sessions.load(Ordering::SeqCst);
+        let changed = burst.acknowledged_changes.load(Ordering::SeqCst);
+        if sessions >= KILL_AFTER_SESSIONS && changed >= KILL_AFTER_CHANGES {
+            break;
+        }
+        let surprises = burst.surprises.lock().unwrap().clone();
+        assert!(surprises.is_empty(), "the burst met answers it did not expect:\n{}", surprises.join("\n"));
+        assert!(
                 tokio::time::Instant::now() < deadline && !tasks.iter().all(|t| t.is_finished()),
                 "the burst was not far enough along to kill the server after {BURST_DEADLINE:?}: {sessions} of \
                  {KILL_AFTER_SESSIONS} logins and ends and {changed} of {KILL_AFTER_CHANGES} password changes acknowledged",
             );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        burst.killed.store(true, Ordering::SeqCst);
-        process.kill();
-        let killed_at = std::time::Instant::now();
-        for task in tasks {
-            task.await.expect("a burst task panicked");
-        }
-        let surprises = burst.surprises.lock().unwrap().clone();
-        assert!(surprises.is_empty(), "the burst met answers it did not expect:\n{}", surprises.join("\n"));
-
-        let process = Process::start(&db, &[]).await;
-        let base = process.base.clone();
-        let logins = logins.lock().unwrap().clone();
-        for login in &logins {
-            let me = MailApp::at(&base, Some(login.token.clone())).me().await;
-            match login.ended {
-                Some(true) => {
-                    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "an acknowledged end was lost: {login:?}");
-                    assert_eq!(me.json()["reason"], "ended_by_user");
-                }
-                None => assert_eq!(me.status, StatusCode::OK, "an acknowledged login was lost: {login:?}: {}", me.text),
-                // Asked without an answer: either outcome, but a whole one.
-                Some(false) => assert!(me.status == StatusCode::OK || me.json()["reason"] == "ended_by_user", "{}", me.text),
-            }
-        }
-        for (email, log) in &changes {
-            let log = log.lock().unwrap().clone();
-            // Every change but the last was acknowledged (a task goes on only after a 200); the
-            // last may have been in flight when the server died.
-            let acknowledged = log.iter().take_while(|c| c.answered_ok).count();
-            assert!(log.len() - acknowledged <= 1, "{email}: {log:?}");
-            let password_after = |n: usize| if n == 0 { PASSWORD.to_string() } else { log[n - 1].to.clone() };
-            for change in &log[..acknowledged] {
-                let bystander = MailApp::at(&base, Some(change.bystander.clone())).me().await;
-                assert_eq!(bystander.status, StatusCode::UNAUTHORIZED, "an acknowledged password change of {email} left another session: {change:?}");
-                assert_eq!(bystander.json()["reason"], "password_changed");
-            }
-            if acknowledged > 0 {
-                let earlier = password_works(&base, email, &password_after(acknowledged - 1)).await;
-                assert!(!earlier, "{email}: the password before an acknowledged change still works");
-            }
-            let old = password_works(&base, email, &password_after(acknowledged)).await;
-            match log.get(acknowledged) {
-                None => assert!(old, "{email}: the password of its last acknowledged change does not work"),
-                Some(in_flight) => {
-                    let new = password_works(&base, email, &in_flight.to).await;
-                    assert!(old != new, "{email}: exactly one of the passwords around the change in flight works: old {old}, new {new}");
-                    let bystander = MailApp::at(&base, Some(in_flight.bystander.clone())).me().await;
-                    if new {
-                        assert_eq!(bystander.status, StatusCode::UNAUTHORIZED, "password changed but other sessions survived");
-                        assert_eq!(bystander.json()["reason"], "password_changed");
-                    } else {
-                        assert_eq!(bystander.status, StatusCode::OK, "password unchanged but a session ended: {}", bystander.text);
-                    }
-                }
-            }
-        }
-        eprintln!(
-            "{}: {} logins ({} ended on request) and {} password changes acknowledged before the kill; \
-             setup {:.1?}, burst {:.1?}, checks {:.1?}",
-            db.backend,
-            logins.len(),
-            logins.iter().filter(|l| l.ended == Some(true)).count(),
-            burst.acknowledged_changes.load(Ordering::SeqCst),
-            burst_started - started,
-            killed_at - burst_started,
-            killed_at.elapsed(),
-        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    burst.killed.store(true, Ordering::SeqCst);
+    match how {
+        Halt::Kill => process.kill(),
+        Halt::Term => {
+            let status = process.terminate();
+            assert!(status.success(), "exit after SIGTERM: {status}");
+        }
+    }
+    let killed_at = std::time::Instant::now();
+    for task in tasks {
+        task.await.expect("a burst task panicked");
+    }
+    let surprises = burst.surprises.lock().unwrap().clone();
+    assert!(surprises.is_empty(), "the burst met answers it did not expect:\n{}", surprises.join("\n"));
+
+    let process = Process::start(db, &[]).await;
+    let base = process.base.clone();
+    let logins = logins.lock().unwrap().clone();
+    for login in &logins {
+        let me = MailApp::at(&base, Some(login.token.clone())).me().await;
+        match login.ended {
+            Some(true) => {
+                assert_eq!(me.status, StatusCode::UNAUTHORIZED, "an acknowledged end was lost: {login:?}");
+                assert_eq!(me.json()["reason"], "ended_by_user");
+            }
+            None => assert_eq!(me.status, StatusCode::OK, "an acknowledged login was lost: {login:?}: {}", me.text),
+            // Asked without an answer: either outcome, but a whole one.
+            Some(false) => {
+                assert!(me.status == StatusCode::OK || me.json()["reason"] == "ended_by_user", "{}", me.text)
+            }
+        }
+    }
+    for (email, log) in &changes {
+        let log = log.lock().unwrap().clone();
+        // Every change but the last was acknowledged (a task goes on only after a 200); the
+        // last may have been in flight when the server died.
+        let acknowledged = log.iter().take_while(|c| c.answered_ok).count();
+        assert!(log.len() - acknowledged <= 1, "{email}: {log:?}");
+        let password_after = |n: usize| if n == 0 { PASSWORD.to_string() } else { log[n - 1].to.clone() };
+        for change in &log[..acknowledged] {
+            let bystander = MailApp::at(&base, Some(change.bystander.clone())).me().await;
+            assert_eq!(
+                bystander.status,
+                StatusCode::UNAUTHORIZED,
+                "an acknowledged password change of {email} left another session: {change:?}"
+            );
+            assert_eq!(bystander.json()["reason"], "password_changed");
+        }
+        if acknowledged > 0 {
+            let earlier = password_works(&base, email, &password_after(acknowledged - 1)).await;
+            assert!(!earlier, "{email}: the password before an acknowledged change still works");
+        }
+        let old = password_works(&base, email, &password_after(acknowledged)).await;
+        match log.get(acknowledged) {
+            None => assert!(old, "{email}: the password of its last acknowledged change does not work"),
+            Some(in_flight) => {
+                let new = password_works(&base, email, &in_flight.to).await;
+                assert!(
+                    old != new,
+                    "{email}: exactly one of the passwords around the change in flight works: old {old}, new {new}"
+                );
+                let bystander = MailApp::at(&base, Some(in_flight.bystander.clone())).me().await;
+                if new {
+                    assert_eq!(
+                        bystander.status,
+                        StatusCode::UNAUTHORIZED,
+                        "password changed but other sessions survived"
+                    );
+                    assert_eq!(bystander.json()["reason"], "password_changed");
+                } else {
+                    assert_eq!(
+                        bystander.status,
+                        StatusCode::OK,
+                        "password unchanged but a session ended: {}",
+                        bystander.text
+                    );
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} ({how:?}): {} logins ({} ended on request) and {} password changes acknowledged before the kill; \
+             setup {:.1?}, burst {:.1?}, checks {:.1?}",
+        db.backend,
+        logins.len(),
+        logins.iter().filter(|l| l.ended == Some(true)).count(),
+        burst.acknowledged_changes.load(Ordering::SeqCst),
+        burst_started - started,
+        killed_at - burst_started,
+        killed_at.elapsed(),
+    );
 }
 
 /// A browser signed up as `email` through `http`.
