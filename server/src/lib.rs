@@ -180,10 +180,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         hub.shut_down();
     };
     let grace = Duration::from_secs(config.shutdown_timeout_secs);
-    if tokio::time::timeout(grace, serve_listener(listener, app, config.header_read_timeout(), shutdown)).await.is_err()
-    {
-        tracing::warn!(?grace, "requests still in flight after the shutdown timeout: leaving them");
-    }
+    serve_listener(listener, app, config.header_read_timeout(), shutdown, grace).await?;
     // The housekeeping job finishes the run it is in (one transaction), then the pools close.
     let _ = tokio::time::timeout(grace, purge).await;
     store.close().await;
@@ -202,7 +199,7 @@ fn raise_file_limit() {
 
 /// Serves `router` on `listener` (HTTP/1.1, each request knowing its peer as
 /// `ConnectInfo<SocketAddr>`) until `shutdown` completes, then lets the requests in flight
-/// finish. A client must send each request's header within `header_read_timeout` (which also
+/// finish, for at most `grace`. A client must send each request's header within `header_read_timeout` (which also
 /// bounds how long a kept-alive connection may sit idle), or it is disconnected: `axum::serve`
 /// has no such limit, and a trickled header would hold a connection for ever.
 pub async fn serve_listener(
@@ -210,6 +207,7 @@ pub async fn serve_listener(
     router: Router,
     header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send,
+    grace: Duration,
 ) -> std::io::Result<()> {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
@@ -246,7 +244,9 @@ pub async fn serve_listener(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(?grace, "requests still in flight after the shutdown timeout: leaving them");
+    }
     Ok(())
 }
 

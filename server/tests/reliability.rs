@@ -268,7 +268,11 @@ backend_tests! {
     }
 
     async fn sigterm_closes_open_event_streams_with_a_retry_hint_and_exits(db) {
-        let mut process = Process::start(&db, &[]).await;
+        let started = tokio::time::Instant::now();
+        let mut process = Process::start(&db, &["--shutdown-timeout-secs", "1"]).await;
+        // The shutdown timeout bounds the shutdown only: the server serves past it.
+        tokio::time::sleep_until(started + Duration::from_millis(1500)).await;
+        assert_eq!(client().get(format!("{}/healthz", process.base)).send().await.unwrap().status(), StatusCode::OK);
         let mut web = Browser::at(&process.base, None);
         let res = web.sign_up("Ada", "ada@example.com", PASSWORD).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);

@@ -62,7 +62,10 @@ impl TestServer {
         // The production serving loop, so that tests meet its timeouts.
         let header_read_timeout = config.header_read_timeout();
         let task = tokio::spawn(async move {
-            server::serve_listener(listener, router, header_read_timeout, std::future::pending()).await.expect("serve");
+            let grace = std::time::Duration::from_secs(30);
+            server::serve_listener(listener, router, header_read_timeout, std::future::pending(), grace)
+                .await
+                .expect("serve");
         });
         let http = client();
         TestServer { base, clock, state, http, task }

@@ -70,7 +70,7 @@ pub struct Keep<'a> {
 impl Store {
     /// Marks a session that has run out as ended at the moment it ran out.
     pub async fn mark_expired(&self, account_id: AccountId, session_id: &SessionId, expired_at: i64) -> Result<()> {
-        let begin = self.begin_write();
+        let (_turn, begin) = self.begin_write().await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let done =
@@ -105,7 +105,7 @@ impl Store {
         reason: EndReason,
         event: &Event,
     ) -> Result<EndOutcome> {
-        let begin = self.begin_write();
+        let (_turn, begin) = self.begin_write().await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let done = sqlx::query(
@@ -150,7 +150,7 @@ impl Store {
     /// end. Optionally replaces the password hash in the same transaction, so a password change
     /// is never half applied. Returns how many sessions ended.
     pub async fn end_sessions(&self, account_id: AccountId, plan: &BulkEnd<'_>, event: &Event) -> Result<u64> {
-        let begin = self.begin_write();
+        let (_turn, begin) = self.begin_write().await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             // Logins verified before this moment must not create sessions after it.
@@ -247,7 +247,7 @@ impl Store {
     /// login-throttle counters whose last failure is at or before `plan.throttle_stale_at`.
     pub async fn purge(&self, plan: Purge) -> Result<(u64, u64)> {
         let Purge { now, retained_since: purge_before, throttle_stale_at, devices_unused_since } = plan;
-        let begin = self.begin_write();
+        let (_turn, begin) = self.begin_write().await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let ran_out = session_set_changed!(self, tx, sessions_ran_out_at = now);

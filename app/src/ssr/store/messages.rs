@@ -63,7 +63,7 @@ impl Store {
         id: i64,
         answer: Option<(i64, MessageReply)>,
     ) -> Result<bool> {
-        let begin = self.begin_write();
+        let (_turn, begin) = self.begin_write().await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             // The account row first, as every other writer of messages does: on PostgreSQL the
