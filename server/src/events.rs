@@ -180,7 +180,9 @@ impl Watcher {
                     }
                 }
             }
-            match self.auth.stream_check(&self.session).await {
+            // Boxed: an idle stream then holds only the small waiting state, not room for the
+            // read (and the expiry transaction it may run) in every one of 10,000 futures.
+            match Box::pin(self.auth.stream_check(&self.session)).await {
                 Ok(StreamCheck::Active(now)) => {
                     let events = self.changes(now);
                     self.told = Some(now);
