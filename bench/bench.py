@@ -12,7 +12,9 @@ The push (issue 14) has a section of its own (`run_push`, `--only push`): the lo
 `server/examples/postern-streams.rs` holds --push-streams idle event streams on the server while
 its memory, its idle CPU and the poll's and the page's throughput (with and without the streams,
 alternating) are measured, then times sessions ended one by one to the `ended` event on their own
-streams (on PostgreSQL through a second instance).
+streams (on PostgreSQL through a second instance). Its browser part (`run_push_browser`, also
+`--only push-browser`) runs end2end/bench/push-browser.spec.ts in Chromium against a release server
+that polls once a minute: a session's end to the notice in its browser, and an idle tab's requests.
 
 Every load run is bounded in time. Results: bench/results.md and bench/results.json (or the
 --out directory).
@@ -77,6 +79,13 @@ PUSH_REPEATS = 3              # alternating runs without and with the streams, f
 PUSH_RSS_KB = 20              # target: server memory per idle stream
 PUSH_RATE_DROP = 0.10         # target: throughput with the streams open at most this much lower
 PUSH_P99_MS = {"sqlite": 50, "postgres": 100}   # target: revocation → `ended` p99
+# The push in a real browser (end2end/bench/push-browser.spec.ts, Playwright and Chromium).
+END2END = ROOT / "end2end"
+BROWSER_TRIALS = 20           # sessions ended, each timed to the notice in its browser (smoke 3)
+BROWSER_IDLE_MS = 60_000      # an idle tab's requests are counted over this window (smoke 5 s)
+BROWSER_POLL_MS = 60_000      # the server's poll interval: only the push explains a quick notice
+BROWSER_NOTICE_P99_MS = 250   # target: a session's end → its browser's notice visible, p99
+BROWSER_IDLE_PER_MIN = 1      # target: requests an idle tab with a healthy stream makes a minute
 
 
 def log(msg: str) -> None:
@@ -890,6 +899,70 @@ def run_push(backend: str, opts, workdir: Path) -> dict:
     return out
 
 
+def browser_missing(opts) -> str | None:
+    """Why the browser part cannot run here, or None."""
+    if opts.no_site:
+        return "--no-site"
+    if not (SITE / "pkg").is_dir():
+        return f"no site build in {SITE} (`cargo leptos build --release`)"
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.access(chromium, os.X_OK):
+        return f"no Chromium at {chromium} (set CHROMIUM_PATH)"
+    if not shutil.which("npx") or not (END2END / "node_modules" / "@playwright" / "test").is_dir():
+        return "no Playwright in end2end/node_modules (`npm ci` in end2end/)"
+    return None
+
+
+def run_push_browser(opts, workdir: Path) -> dict:
+    """end2end/bench/push-browser.spec.ts in Chromium, against a release server on a fresh SQLite
+    database that polls every 60 s (so that only the push explains a notice within the second):
+    sessions ended through the mail app's API, each timed from its 204 to the notice painted in
+    its browser; then how many requests an idle tab with a healthy stream makes."""
+    trials = opts.browser_trials
+    idle_ms = opts.browser_idle_ms
+    log(f"sqlite: push in the browser (Chromium), {trials} trials, {idle_ms / 1000:.0f} s idle")
+    wait_for_site()
+    t_start = time.time()
+    db = SqliteDb(workdir, "push-browser")
+    logfile = workdir / "server-sqlite-push-browser.log"
+    out_file = workdir / "push-browser.json"
+    out_file.unlink(missing_ok=True)
+    meta = {"started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
+            "command": opts.command, "loadavg_before": loadavg(), "poll_interval_ms": BROWSER_POLL_MS,
+            "site_built": dt.datetime.fromtimestamp((SITE / "pkg").stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "chromium": subprocess.run([os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"), "--version"],
+                                       capture_output=True, text=True).stdout.strip() or "?"}
+    server = Server(db.url, opts.port, logfile, {"POSTERN_POLL_INTERVAL_MS": str(BROWSER_POLL_MS)})
+    try:
+        env = dict(os.environ)
+        env.update({"POSTERN_BENCH_URL": server.origin, "POSTERN_BENCH_OUT": str(out_file),
+                    "POSTERN_BENCH_TRIALS": str(trials), "POSTERN_BENCH_IDLE_MS": str(idle_ms)})
+        env.setdefault("CHROMIUM_PATH", "/usr/bin/chromium")
+        pw_log = workdir / "playwright-push-browser.log"
+        with open(pw_log, "wb") as f:
+            # Bounded: a login and an end per trial take a second or two; the idle window on top.
+            proc = subprocess.run(["npx", "playwright", "test", "-c", "bench.config.ts"], cwd=END2END, env=env,
+                                  stdout=f, stderr=subprocess.STDOUT, timeout=180 + 30 * trials + idle_ms / 1000)
+        server.check_alive()
+        if proc.returncode != 0 or not out_file.exists():
+            tail = pw_log.read_text(errors="replace").strip().splitlines()[-40:]
+            raise RuntimeError(f"the browser benchmark failed (exit {proc.returncode}); its log, {pw_log}:\n"
+                               + "\n".join(tail))
+        r = json.loads(out_file.read_text())
+    finally:
+        server.stop()
+        if not opts.keep:
+            db.drop()
+    meta["elapsed_s"] = round(time.time() - t_start)
+    meta["loadavg_after"] = loadavg()
+    r["meta"] = meta
+    note(f"notice after the 204: p50 {fmt_ms(r['notice_p50_ms'])} / p99 {fmt_ms(r['notice_p99_ms'])} / max "
+         f"{fmt_ms(r['notice_max_ms'])} ms over {r['trials']} trials ({r['trials_with_poll']} with a poll meanwhile); "
+         f"idle tab: {r['idle_requests']} requests in {r['idle_window_ms'] / 1000:.0f} s "
+         f"({r['idle_requests_per_minute']} a minute)")
+    return r
+
+
 # ---- the bundle ----------------------------------------------------------------------------------
 
 def compressed_sizes(path: Path) -> dict:
@@ -1181,11 +1254,56 @@ def why_push_revocation(p: dict) -> str:
             "shared by the server, the load generator" + (" and PostgreSQL" if r.get("instances") == 2 else "") + ".")
 
 
+def why_browser_notice(b: dict) -> str:
+    tail = sorted(b["notice_all_ms"])[-3:]
+    return (f"From the DELETE's 204 arriving at the test process to the first task after the frame that painted the notice: "
+            f"p50 {fmt_ms(b['notice_p50_ms'])}, p99 {fmt_ms(b['notice_p99_ms'])}, max {fmt_ms(b['notice_max_ms'])} ms (the "
+            f"slowest three {', '.join(fmt_ms(x) for x in tail)} ms); the notice was in the DOM p50 {fmt_ms(b['inserted_p50_ms'])} / "
+            f"p99 {fmt_ms(b['inserted_p99_ms'])} ms after the 204, the rest is the wait for the next frame. On the way: the store "
+            "wakes the stream after the commit, the server writes `ended`, Chromium's EventSource dispatches it to the "
+            "WASM watcher, which sets the signal that renders the notice. With "
+            f"{b['trials']} trials the p99 is their maximum; Chromium, the server and the test process share "
+            "this machine's cores with its other work"
+            + (f" (load average {b['meta']['loadavg_before']} before, {b['meta']['loadavg_after']} after)" if b.get("meta") else "")
+            + ".")
+
+
+def why_browser_idle(b: dict) -> str:
+    seen = "; ".join(f"{x['method']} {x['path']} at {x['at_s']} s" for x in b["idle_request_log"]) or "none"
+    return (f"In {b['idle_window_ms'] / 1000:.0f} s the idle tab's browser context started {b['idle_requests']} requests: "
+            f"{seen}. With a healthy stream the page polls `/api/session/status` once per "
+            "`--stream-poll-interval-ms` (60 s by default) and makes no other request; a second stream request "
+            "would be the stream failing and reopening.")
+
+
+def browser_targets(backend: str, b: dict, smoke: bool, add) -> None:
+    few = b["trials"] < BROWSER_TRIALS
+    note_ = "smoke run" if smoke else (f"{b['trials']} trials: too few to judge" if few else "")
+    polled = f"; {b['trials_with_poll']} trial(s) had a status poll meanwhile" if b.get("trials_with_poll") else ""
+    add("push_browser_notice", backend, f"end of a session → notice visible in its browser (Chromium), p99 ≤ {BROWSER_NOTICE_P99_MS} ms",
+        f"p50 {fmt_ms(b['notice_p50_ms'])} / p99 {fmt_ms(b['notice_p99_ms'])} / max {fmt_ms(b['notice_max_ms'])} ms over "
+        f"{b['trials']} trials, from the 204 of `DELETE /api/v1/sessions/{{id}}`, server polling every "
+        f"{b.get('meta', {}).get('poll_interval_ms', BROWSER_POLL_MS) // 1000} s{polled}",
+        None if smoke or few else (b["notice_p99_ms"] <= BROWSER_NOTICE_P99_MS and not b.get("trials_with_poll")),
+        None, note_, b, why_browser_notice)
+    short = b["idle_window_ms"] < MINUTE
+    add("push_browser_idle", backend, f"an idle tab with a healthy stream makes ≤ {BROWSER_IDLE_PER_MIN} request a minute (was 12 with the 5 s poll)",
+        f"{b['idle_requests_per_minute']} a minute ({b['idle_requests']} requests in {b['idle_window_ms'] / 1000:.0f} s"
+        f"{', ' + ', '.join(x['path'] for x in b['idle_request_log']) if b['idle_request_log'] else ''}; "
+        f"{b['idle_streams_open']} stream open at the end)",
+        None if smoke or short else (b["idle_requests_per_minute"] <= BROWSER_IDLE_PER_MIN and b["idle_streams_open"] == 1),
+        None, "smoke run" if smoke else ("window shorter than a minute" if short else ""), b, why_browser_idle)
+
+
 def push_targets(results: dict, opts, add) -> None:
     smoke = results["meta"].get("smoke")
     for backend, res in results["backends"].items():
         p = res.get("push")
         if not p:
+            continue
+        if p.get("browser"):
+            browser_targets(backend, p["browser"], bool(p["browser"].get("smoke", smoke)), add)
+        if "rounds" not in p:
             continue
         judge = (lambda met: None) if p["streams"] < 1000 else (lambda met: met)
         small = f"{p['streams']:,} streams: too few to judge" if p["streams"] < 1000 else ""
@@ -1346,8 +1464,47 @@ def disturbed(other: list | None) -> str:
             (" — **disturbed**" if worst > DISTURBED_CORES else ""))
 
 
+def browser_markdown(b: dict) -> list[str]:
+    bm = b.get("meta", {})
+    L = [f"### push in the browser (Chromium)\n",
+         f"Run {bm.get('started', '?')} on commit `{bm.get('commit', '?')}` (`{bm.get('command', '?')}`), {bm.get('chromium', '?')}, "
+         f"site built {bm.get('site_built', '?')}, {bm.get('elapsed_s', 0)} s in all; load average "
+         f"{bm.get('loadavg_before', '?')} before, {bm.get('loadavg_after', '?')} after.\n",
+         "| measurement | result |", "| --- | --- |",
+         f"| end of a session → notice painted in its browser, from the `DELETE`'s 204 | p50 {fmt_ms(b['notice_p50_ms'])} / "
+         f"p99 {fmt_ms(b['notice_p99_ms'])} / max {fmt_ms(b['notice_max_ms'])} ms over {b['trials']} trials (min "
+         f"{fmt_ms(b['notice_min_ms'])}); {b['trials_with_poll']} trial(s) with a status poll between the `DELETE` and the notice |",
+         f"| … the notice in the DOM (MutationObserver), from the 204 | p50 {fmt_ms(b['inserted_p50_ms'])} / p99 "
+         f"{fmt_ms(b['inserted_p99_ms'])} ms |",
+         f"| … from sending the `DELETE` (painted) / the `DELETE` itself | p99 {fmt_ms(b['from_sent_p99_ms'])} ms / p50 "
+         f"{fmt_ms(b['delete_p50_ms'])}, p99 {fmt_ms(b['delete_p99_ms'])} ms |",
+         f"| requests an idle tab with a healthy stream starts | {b['idle_requests']} in {b['idle_window_ms'] / 1000:.0f} s "
+         f"({b['idle_requests_per_minute']} a minute): "
+         + ("; ".join(f"`{x['method']} {x['path']}` at {x['at_s']} s" for x in b["idle_request_log"]) or "none")
+         + f"; {b['idle_streams_open']} stream open at the end |",
+         ""]
+    L.append(f"`end2end/bench/push-browser.spec.ts` (Playwright, `end2end/bench.config.ts`) against a release server on a "
+             f"fresh SQLite database that polls every {bm.get('poll_interval_ms', BROWSER_POLL_MS) // 1000} s, so only the "
+             "push explains a notice within the second. Each trial logs a fresh browser context in, waits for its event "
+             "stream and for its page to settle, then the mail app (another session of the account) ends that browser's "
+             "session with `DELETE /api/v1/sessions/{id}`, sent by the test process over node's own HTTP client and "
+             "stamped when the 204's headers arrive. The page stamps the notice itself: a MutationObserver sees it "
+             "inserted, and the first task after the next animation frame (the frame that paints it) takes `Date.now()`; "
+             "the browser and the test process read the same clock. The idle tab's requests are those its browser "
+             "context starts once its stream is open and its loading has settled (no request in flight for 1 s).\n")
+    return L
+
+
 def push_markdown(backend: str, p: dict) -> list[str]:
     L = []
+    skipped = ([f"The push's browser part (Chromium) was not measured: {p['browser_skipped']}.\n"]
+               if p.get("browser_skipped") and not p.get("browser") else [])
+    if "rounds" not in p:
+        # Only the browser part was measured (--only push-browser into a results.json without the streams).
+        if p.get("browser") or skipped:
+            L.append(f"## {backend}: push (event streams)\n")
+            L.extend(browser_markdown(p["browser"]) if p.get("browser") else skipped)
+        return L
     pm = p["meta"]
     L.append(f"## {backend}: push (event streams)\n")
     L.append(f"Run {pm['started']} on commit `{pm['commit']}` (`{pm['command']}`), {pm['duration_s']} s per throughput "
@@ -1400,6 +1557,9 @@ def push_markdown(backend: str, p: dict) -> list[str]:
              "account as the actor) whose stream the generator holds besides the idle ones, and times from just "
              "before the request is written to the `ended` event on that stream; each victim has an account of its "
              "own, so an end wakes one stream.\n")
+    if p.get("browser"):
+        L.extend(browser_markdown(p["browser"]))
+    L.extend(skipped)
     return L
 
 
@@ -1634,9 +1794,14 @@ def main() -> int:
                     help="keep the other backend's results already in the output's results.json")
     ap.add_argument("--render", action="store_true",
                     help="measure nothing: write results.md again from the output's results.json (after a change of the report)")
-    ap.add_argument("--only", choices=["all", "hot", "push"], default="all",
-                    help="hot: the hot paths (and the bundle) only; push: the event streams only, merged into the "
-                         "output's results.json (its other results are kept)")
+    ap.add_argument("--only", choices=["all", "hot", "push", "push-browser"], default="all",
+                    help="hot: the hot paths (and the bundle) only; push: the event streams only (and their browser "
+                         "part), merged into the output's results.json (its other results are kept); push-browser: "
+                         "only the browser part of the push (Chromium), merged likewise")
+    ap.add_argument("--no-site", action="store_true",
+                    help="leave out what needs the site build: the WASM bundle and the push's browser part")
+    ap.add_argument("--browser-trials", type=int, help=f"sessions ended, each timed to its browser's notice (default {BROWSER_TRIALS}; smoke 3)")
+    ap.add_argument("--browser-idle", type=int, help=f"seconds an idle tab's requests are counted (default {BROWSER_IDLE_MS // 1000}; smoke 5)")
     ap.add_argument("--push-streams", type=int, help=f"idle event streams (default {PUSH_STREAMS:,}; smoke 50)")
     ap.add_argument("--push-trials", type=int, help=f"revocations timed to their `ended` event (default {PUSH_TRIALS:,}; smoke 20)")
     ap.add_argument("--push-idle", type=int, help=f"seconds the streams idle while the server's CPU is measured (default {PUSH_IDLE_S})")
@@ -1672,6 +1837,10 @@ def main() -> int:
     opts.push_trials = opts.push_trials or (20 if opts.smoke else PUSH_TRIALS)
     opts.push_idle = opts.push_idle if opts.push_idle is not None else (1 if opts.smoke else PUSH_IDLE_S)
     opts.push_repeats = 1 if opts.smoke else PUSH_REPEATS
+    opts.browser_trials = opts.browser_trials or (3 if opts.smoke else BROWSER_TRIALS)
+    opts.browser_idle_ms = 1000 * opts.browser_idle if opts.browser_idle else (5_000 if opts.smoke else BROWSER_IDLE_MS)
+    pushing = opts.only in ("all", "push")   # the event streams' part
+    browsing = opts.only in ("all", "push", "push-browser")
     # One directory per run: databases, token files, server logs and the server copy.
     workdir = Path(opts.work_dir).resolve() / f"run-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -1679,20 +1848,24 @@ def main() -> int:
     out_dir = Path(opts.out) if opts.out else (ROOT / "bench" / "tmp" / "smoke" if opts.smoke else ROOT / "bench")
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    wanted = [SERVER, SEEDER] + ([STREAMS] if opts.only != "hot" else [])
+    wanted = [SERVER] + ([SEEDER] if opts.only != "push-browser" else []) + ([STREAMS] if pushing else [])
     if not all(p.exists() for p in wanted):
         print(f"the release build is missing ({', '.join(map(str, wanted))}): run scripts/bench.sh (it builds them)",
               file=sys.stderr)
         return 2
     # The bundle needs the site (cargo leptos build); without it everything else is still measured.
-    has_site = (SITE / "pkg").is_dir() and opts.only != "push"
+    has_site = (SITE / "pkg").is_dir() and opts.only in ("all", "hot") and not opts.no_site
     if has_site:
         wait_for_site()
-    elif opts.only != "push":
-        note(f"no site build in {SITE}: the WASM bundle is not measured")
+    elif opts.only in ("all", "hot"):
+        note(f"{'--no-site' if opts.no_site else f'no site build in {SITE}'}: the WASM bundle is not measured")
+    browser_skip = browser_missing(opts) if browsing else None
+    if browsing and browser_skip:
+        note(f"{browser_skip}: the push's browser part (Chromium) is not measured")
     shutil.copy2(SERVER, workdir / SERVER_COPY_NAME)
-    shutil.copy2(SEEDER, workdir / SEEDER_COPY_NAME)
-    if opts.only != "hot":
+    if SEEDER in wanted:
+        shutil.copy2(SEEDER, workdir / SEEDER_COPY_NAME)
+    if pushing:
         shutil.copy2(STREAMS, workdir / STREAMS_COPY_NAME)
     if opts.port is None:
         opts.port = 3900
@@ -1756,22 +1929,36 @@ def main() -> int:
                     "commit": git_commit(), "loadavg_before": loadavg(), "sizes": sizes,
                     "duration_s": opts.duration}
             results["backends"][backend] = {"meta": meta, "sizes": {}}
-            if opts.only != "push":
+            if opts.only in ("all", "hot"):
                 for n in sizes:
                     results["backends"][backend]["sizes"][str(n)] = run_size(backend, n, opts, workdir)
             meta["loadavg_after"] = loadavg()
             meta["elapsed_s"] = round(time.time() - t0)
-            if opts.only != "hot":
+            if pushing:
                 results["backends"][backend]["push"] = run_push(backend, opts, workdir)
+            if browsing and backend == "sqlite":
+                push = results["backends"][backend].setdefault("push", {})
+                if browser_skip:
+                    push["browser_skipped"] = browser_skip
+                else:
+                    push["browser"] = run_push_browser(opts, workdir)
+                    push["browser"]["smoke"] = opts.smoke
+            elif browsing:
+                note(f"{backend}: the push's browser part runs on SQLite only")
     finally:
         stop_all()
     results["meta"]["elapsed_s"] = round(time.time() - t_start)
-    if opts.only == "push" and (out_dir / "results.json").exists():
-        # Only the push was measured: everything else stays as the earlier run left it.
+    if opts.only in ("push", "push-browser") and (out_dir / "results.json").exists():
+        # Only the push (or its browser part) was measured: everything else stays as the earlier run left it.
         old = json.loads((out_dir / "results.json").read_text())
         for backend in backends:
-            old.setdefault("backends", {}).setdefault(
-                backend, {"meta": results["backends"][backend]["meta"], "sizes": {}})["push"] = results["backends"][backend]["push"]
+            new_push = results["backends"][backend].get("push") or {}
+            slot = old.setdefault("backends", {}).setdefault(backend, {"meta": results["backends"][backend]["meta"], "sizes": {}})
+            if opts.only == "push":
+                slot["push"] = new_push
+            elif "browser" in new_push:
+                slot.setdefault("push", {})["browser"] = new_push["browser"]
+                slot["push"].pop("browser_skipped", None)
         old["meta"]["elapsed_s"] = old["meta"].get("elapsed_s", results["meta"]["elapsed_s"])
         results = old
         note(f"push results merged into {out_dir / 'results.json'} (its other results are kept)")
@@ -1813,7 +2000,13 @@ def main() -> int:
                 if k.startswith("signups") and v.get("not_created"):
                     problems.append(f"{backend} {n} {k}: sign-ups that created no account {v['not_created']}")
         p = res.get("push")
-        if p and opts.only != "hot" and backend in backends:
+        b = (p or {}).get("browser")
+        if b and browsing and backend in backends:
+            if b["trials"] < opts.browser_trials:
+                problems.append(f"{backend} push in the browser: {b['trials']} of {opts.browser_trials} trials")
+            if b["idle_streams_open"] != 1:
+                problems.append(f"{backend} push in the browser: {b['idle_streams_open']} streams open in the idle tab, not 1")
+        if p and pushing and backend in backends and "rounds" in p:
             if p["stream_failures"] or p["streams_lost"]:
                 problems.append(f"{backend} push: {p['stream_failures']} streams failed to open, {p['streams_lost']} lost")
             if p["revocation"]["failures"] or not p["revocation"]["trials"]:

@@ -9,10 +9,15 @@
 #   scripts/bench.sh --postgres           PostgreSQL instead of SQLite (--backend both: one, then the other)
 #   scripts/bench.sh --sizes 10000,100000 --duration 20 --port 3900 --keep
 #   scripts/bench.sh --no-build           use target/release as it is, even if older than the sources
-#   scripts/bench.sh --only push          only the event streams (10,000 idle, revocations to `ended`),
-#                                         merged into bench/results.json; --push-streams N
+#   scripts/bench.sh --only push          only the event streams (10,000 idle, revocations to `ended`)
+#                                         and their browser part, merged into bench/results.json;
+#                                         --push-streams N
+#   scripts/bench.sh --only push-browser  only the push in Chromium (end2end/bench/push-browser.spec.ts:
+#                                         a session's end to its browser's notice, an idle tab's
+#                                         requests); --browser-trials N, --browser-idle SECONDS
 #   scripts/bench.sh --no-site            never build the site (cargo-leptos); without target/site the
-#                                         WASM bundle is not measured, everything else is
+#                                         WASM bundle and the push's browser part are not measured,
+#                                         everything else is
 #   python3 bench/bench.py --render       measures nothing: writes bench/results.md again from
 #                                         bench/results.json (after a change of the report's text)
 #
@@ -33,7 +38,7 @@ for a in "$@"; do
   case "$a" in
     --postgres) backend=postgres ;;
     --no-build) no_build=true ;;
-    --no-site) no_site=true ;;
+    --no-site) no_site=true; args+=(--no-site) ;;
     -h|--help) exec python3 bench/bench.py --help ;;
     *) args+=("$a") ;;
   esac
@@ -86,6 +91,6 @@ if stale "$server_bin" "${rust_sources[@]}" || stale "$seed_bin" "${rust_sources
       --example postern-streams
   fi
 fi
-[[ -d "$target/site/pkg" ]] || log "no site build in $target/site: the WASM bundle is not measured"
+[[ -d "$target/site/pkg" ]] || log "no site build in $target/site: the WASM bundle and the push's browser part are not measured"
 
 exec python3 bench/bench.py --command "scripts/bench.sh${*:+ $*}" "${args[@]+"${args[@]}"}"
