@@ -13,24 +13,19 @@ import { execFileSync } from "node:child_process";
  * (on POSTERN_E2E_PORT, or at POSTERN_BASE_URL), POSTERN_BASE_URL to point
  * somewhere else and CHROMIUM_PATH to use another Chromium binary.
  */
-if (!process.env.POSTERN_E2E_PORT) {
-  // Chosen once, in the main process: the workers it starts inherit the variable, so they all
-  // agree on the port (this file is evaluated again in each of them).
-  process.env.POSTERN_E2E_PORT = execFileSync("python3", [
+/** A free loopback port, asked of the operating system. */
+function freePort(): string {
+  return execFileSync("python3", [
     "-c",
     'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])',
   ])
     .toString()
     .trim();
 }
-if (!process.env.POSTERN_E2E_PUSH_PORT) {
-  process.env.POSTERN_E2E_PUSH_PORT = execFileSync("python3", [
-    "-c",
-    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])',
-  ])
-    .toString()
-    .trim();
-}
+// Chosen once, in the main process: the workers it starts inherit the variables, so they all
+// agree on the ports (this file is evaluated again in each of them).
+process.env.POSTERN_E2E_PORT ||= freePort();
+process.env.POSTERN_E2E_PUSH_PORT ||= freePort();
 const port = process.env.POSTERN_E2E_PORT;
 const baseURL = process.env.POSTERN_BASE_URL || `http://127.0.0.1:${port}`;
 // A second server whose pages poll only once a minute, so that only the push can explain a
