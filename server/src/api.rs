@@ -99,18 +99,21 @@ impl FromRequestParts<AppState> for Bearer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(AppError::Unauthorized)?;
+        let token = bearer_token(&parts.headers).ok_or(AppError::Unauthorized)?;
         let resolved = state.ctx.auth.authenticate(token, true).await?;
         let session = resolved.require()?.clone();
         let req = Request::from_parts(parts.clone(), axum::body::Body::empty());
         Ok(Bearer { session, client: client_info(&req, &state.trusted_proxies) })
     }
+}
+
+/// The token of `Authorization: Bearer <token>`, if the request has one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 /// The login of the mail app. Lengths count Unicode characters (code points). Unknown

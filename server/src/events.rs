@@ -65,12 +65,9 @@ pub async fn page_events(State(state): State<AppState>, headers: HeaderMap) -> R
               (status = 503, response = crate::openapi::Unavailable)),
     security(("bearer" = [])))]
 pub async fn app_events(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(token) = token else { return ApiError(AppError::Unauthorized).into_response() };
+    let Some(token) = crate::api::bearer_token(&headers) else {
+        return ApiError(AppError::Unauthorized).into_response();
+    };
     match state.ctx.auth.authenticate(token, false).await {
         Ok(resolved) => match resolved.require() {
             // What every API operation answers for a token without an active session.
@@ -83,11 +80,10 @@ pub async fn app_events(State(state): State<AppState>, headers: HeaderMap) -> Re
 
 async fn answer(auth: &AuthService, resolved: Resolved) -> Response {
     let Resolved::Active(session) = resolved else {
-        let last = match resolved {
+        return last_word(match resolved {
             Resolved::Ended(reason) => ended(reason),
             _ => none(),
-        };
-        return respond(Sse::new(stream::iter([Ok::<_, Infallible>(last)])));
+        });
     };
     // Subscribed before the first read: a change between the two wakes the stream.
     let subscription = auth.store.hub().subscribe(session.account_id, &session.session_id);
@@ -95,8 +91,8 @@ async fn answer(auth: &AuthService, resolved: Resolved) -> Response {
     // not a stream that closes at once.
     let first = match auth.stream_check(&session.session_id).await {
         Ok(StreamCheck::Active(first)) => first,
-        Ok(StreamCheck::Ended(reason)) => return respond(Sse::new(stream::iter([Ok::<_, Infallible>(ended(reason))]))),
-        Ok(StreamCheck::Gone) => return respond(Sse::new(stream::iter([Ok::<_, Infallible>(none())]))),
+        Ok(StreamCheck::Ended(reason)) => return last_word(ended(reason)),
+        Ok(StreamCheck::Gone) => return last_word(none()),
         Err(err) => return ApiError(err).into_response(),
     };
     let watcher = Watcher {
@@ -108,6 +104,11 @@ async fn answer(auth: &AuthService, resolved: Resolved) -> Response {
         done: false,
     };
     respond(Sse::new(watch(watcher)).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
+}
+
+/// A stream of one event, closed after it.
+fn last_word(event: Event) -> Response {
+    respond(Sse::new(stream::iter([Ok::<_, Infallible>(event)])))
 }
 
 fn none() -> Event {

@@ -3,6 +3,7 @@
 //! the actor differs (no session: the operator), and the reason says so (`ended_by_admin`).
 
 use super::centre::event_view;
+use super::sessions::session_view;
 use super::*;
 use crate::model::EventView;
 
@@ -44,23 +45,8 @@ impl AuthService {
     pub async fn admin_account(&self, email: &str) -> Result<AdminAccount, AppError> {
         let account = self.admin_account_row(email).await?;
         let now = self.now();
-        let sessions = self
-            .store
-            .active_sessions(account.id, now)
-            .await?
-            .into_iter()
-            .map(|r| SessionView {
-                device: device::describe(r.kind, r.device_name.as_deref(), &r.user_agent),
-                current: false,
-                id: r.id,
-                user_agent: r.user_agent,
-                ip: r.ip,
-                kind: r.kind,
-                auto_login: r.auto_login,
-                created_at: r.created_at,
-                last_active_at: r.last_active_at,
-            })
-            .collect();
+        let sessions =
+            self.store.active_sessions(account.id, now).await?.into_iter().map(|r| session_view(r, None)).collect();
         let events = self.store.activity(account.id, None, now, 0, ADMIN_EVENTS_SHOWN).await?;
         Ok(AdminAccount {
             id: account.id,

@@ -206,17 +206,7 @@ impl AuthService {
                 current: false,
             });
         };
-        Ok(SessionView {
-            device: device::describe(row.kind, row.device_name.as_deref(), &row.user_agent),
-            id: row.id,
-            user_agent: row.user_agent,
-            ip: row.ip,
-            kind: row.kind,
-            auto_login: row.auto_login,
-            created_at: row.created_at,
-            last_active_at: row.last_active_at,
-            current: false,
-        })
+        Ok(super::sessions::session_view(row, Some(&current.session_id)))
     }
 
     /// "Secure my account", in one transaction: the reported login and every other session but

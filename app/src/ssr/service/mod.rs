@@ -5,8 +5,7 @@ use super::clock::SharedClock;
 use super::device;
 use super::password::PasswordHasherPool;
 use super::store::{
-    AuthRow, BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Purge, Refund, Store, ThrottleRow,
-    Touch,
+    BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Purge, Refund, Store, ThrottleRow, Touch,
 };
 use super::token;
 use crate::model::{

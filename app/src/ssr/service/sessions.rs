@@ -1,6 +1,7 @@
 //! Authenticating a request, and the signed-in person's own sessions: list, end, log out, terminate all.
 
 use super::*;
+use crate::ssr::store::SessionRow;
 
 impl AuthService {
     /// What `token` stands for now. `activity` says whether this request counts as the person
@@ -18,7 +19,7 @@ impl AuthService {
             let reason = row.end_reason.unwrap_or(EndReason::Other);
             return Ok(Resolved::Ended(reason));
         }
-        if let Some(expired_at) = expired_at(&row, now) {
+        if let Some(expired_at) = expired_at(row.expires_at, row.idle_expires_at, now) {
             self.store.mark_expired(row.account_id, &row.id, expired_at).await?;
             return Ok(Resolved::Ended(EndReason::Expired));
         }
@@ -58,16 +59,15 @@ impl AuthService {
         if row.ended_at.is_some() {
             return Ok(StreamCheck::Ended(row.end_reason.unwrap_or(EndReason::Other)));
         }
-        let runs_out_at = row.expires_at.min(row.idle_expires_at);
-        if self.now() >= runs_out_at {
-            self.store.mark_expired(row.account_id, session_id, runs_out_at).await?;
+        if let Some(expired_at) = expired_at(row.expires_at, row.idle_expires_at, self.now()) {
+            self.store.mark_expired(row.account_id, session_id, expired_at).await?;
             return Ok(StreamCheck::Ended(EndReason::Expired));
         }
         Ok(StreamCheck::Active(StreamSnapshot {
             sessions_version: row.sessions_version,
             unread_messages: row.unread_messages,
             last_message_id: row.last_message_id,
-            runs_out_at,
+            runs_out_at: row.expires_at.min(row.idle_expires_at),
         }))
     }
 
@@ -83,23 +83,8 @@ impl AuthService {
     /// Active sessions of the caller's account: the current one first, then by last activity.
     pub async fn list_sessions(&self, current: &CurrentSession) -> Result<Vec<SessionView>, AppError> {
         let rows = self.store.active_sessions(current.account_id, self.now()).await?;
-        let mut views: Vec<SessionView> = rows
-            .into_iter()
-            .map(|r| {
-                let kind = r.kind;
-                SessionView {
-                    device: device::describe(kind, r.device_name.as_deref(), &r.user_agent),
-                    current: r.id == current.session_id,
-                    id: r.id,
-                    user_agent: r.user_agent,
-                    ip: r.ip,
-                    kind,
-                    auto_login: r.auto_login,
-                    created_at: r.created_at,
-                    last_active_at: r.last_active_at,
-                }
-            })
-            .collect();
+        let mut views: Vec<SessionView> =
+            rows.into_iter().map(|r| session_view(r, Some(&current.session_id))).collect();
         // Stable sort: the rest keep the store's most-recent-first order.
         views.sort_by_key(|v| !v.current);
         Ok(views)
@@ -179,6 +164,21 @@ impl AuthService {
     }
 }
 
+/// A session as listed; `current` is the session that asks (none for an operator).
+pub(super) fn session_view(r: SessionRow, current: Option<&SessionId>) -> SessionView {
+    SessionView {
+        device: device::describe(r.kind, r.device_name.as_deref(), &r.user_agent),
+        current: Some(&r.id) == current,
+        id: r.id,
+        user_agent: r.user_agent,
+        ip: r.ip,
+        kind: r.kind,
+        auto_login: r.auto_login,
+        created_at: r.created_at,
+        last_active_at: r.last_active_at,
+    }
+}
+
 /// What an event stream's session is like now (see [`AuthService::stream_check`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamCheck {
@@ -197,9 +197,9 @@ pub struct StreamSnapshot {
     pub runs_out_at: i64,
 }
 
-/// When the session ran out, if it has: the earlier of its idle and absolute deadlines.
-pub(super) fn expired_at(row: &AuthRow, now: i64) -> Option<i64> {
-    let deadline = row.expires_at.min(row.idle_expires_at);
+/// When a session with these deadlines ran out, if it has by `now`: the earlier of the two.
+pub(super) fn expired_at(expires_at: i64, idle_expires_at: i64, now: i64) -> Option<i64> {
+    let deadline = expires_at.min(idle_expires_at);
     (now >= deadline).then_some(deadline)
 }
 
@@ -207,29 +207,12 @@ pub(super) fn expired_at(row: &AuthRow, now: i64) -> Option<i64> {
 mod tests {
     use super::*;
 
-    fn row(idle_expires_at: i64, expires_at: i64) -> AuthRow {
-        AuthRow {
-            id: SessionId("s".into()),
-            account_id: AccountId(1),
-            kind: SessionKind::Browser,
-            auto_login: false,
-            last_active_at: 0,
-            idle_expires_at,
-            expires_at,
-            ended_at: None,
-            end_reason: None,
-            email: "a@example.com".into(),
-            name: "A".into(),
-            sessions_version: 0,
-            unread_messages: 0,
-        }
-    }
-
     #[test]
     fn expiry_is_exact_at_the_boundary() {
-        assert_eq!(expired_at(&row(1000, 5000), 999), None);
-        assert_eq!(expired_at(&row(1000, 5000), 1000), Some(1000));
-        assert_eq!(expired_at(&row(9000, 5000), 4999), None);
-        assert_eq!(expired_at(&row(9000, 5000), 5000), Some(5000));
+        // (absolute deadline, idle deadline, now)
+        assert_eq!(expired_at(5000, 1000, 999), None);
+        assert_eq!(expired_at(5000, 1000, 1000), Some(1000));
+        assert_eq!(expired_at(5000, 9000, 4999), None);
+        assert_eq!(expired_at(5000, 9000, 5000), Some(5000));
     }
 }
