@@ -111,8 +111,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
 
     /// Log lines as `text` (readable) or `json` (one object per line, for log shippers).
-    #[arg(long, env = "POSTERN_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+    #[arg(long, env = "POSTERN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// Seconds that requests in flight may take to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "POSTERN_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
@@ -145,6 +145,15 @@ pub struct Config {
     /// Where the built site (WASM, JS, CSS) is served from.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable, for people.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 #[derive(clap::Subcommand, Clone, Debug)]

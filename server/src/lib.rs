@@ -166,7 +166,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    if config.log_format == "json" {
+    if config.log_format == config::LogFormat::Json {
         // Every line of a JSON log is JSON.
         tracing::info!(%addr, "Postern is listening");
     } else {
@@ -199,9 +199,10 @@ fn raise_file_limit() {
 
 /// Serves `router` on `listener` (HTTP/1.1, each request knowing its peer as
 /// `ConnectInfo<SocketAddr>`) until `shutdown` completes, then lets the requests in flight
-/// finish, for at most `grace`. A client must send each request's header within `header_read_timeout` (which also
-/// bounds how long a kept-alive connection may sit idle), or it is disconnected: `axum::serve`
-/// has no such limit, and a trickled header would hold a connection for ever.
+/// finish, for at most `grace`. A client must send each request's header within
+/// `header_read_timeout` (which also bounds how long a kept-alive connection may sit idle), or it
+/// is disconnected: `axum::serve` has no such limit, and a trickled header would hold a
+/// connection for ever.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     router: Router,

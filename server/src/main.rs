@@ -1,5 +1,5 @@
 use clap::Parser;
-use server::config::{Command, Config};
+use server::config::{Command, Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
     if config.command.is_some() {
         // Operators' commands print their answer on stdout: only warnings, on stderr.
         tracing_subscriber::fmt().with_env_filter(filter("warn")).with_writer(std::io::stderr).init();
-    } else if config.log_format == "json" {
+    } else if config.log_format == LogFormat::Json {
         // One JSON object per line, with the request's span (its request id) in each.
         tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter("info,sqlx=warn")).init();
     } else {
