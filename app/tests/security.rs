@@ -21,6 +21,7 @@ fn session_for(account_id: AccountId, credentials_version: i64) -> NewSession {
         auto_login: false,
         device_name: None,
         ip: "192.0.2.1".into(),
+        location: None,
         user_agent: "test".into(),
         now: T0,
         idle_expires_at: T0 + HOUR,

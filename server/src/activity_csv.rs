@@ -76,6 +76,7 @@ mod tests {
             kind: EventKind::LoginFailed,
             device: Some(device.into()),
             ip: Some("192.0.2.1".into()),
+            location: None,
             count: 1,
             active_session: None,
             current: false,

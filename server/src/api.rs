@@ -28,7 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/me", get(me))
         .route("/api/v1/sessions", get(sessions).delete(terminate_all))
-        .route("/api/v1/sessions/{id}", delete(end_session))
+        .route("/api/v1/sessions/{id}", delete(end_session).patch(rename_session))
         .route("/api/v1/messages", get(messages))
         .route("/api/v1/events", get(crate::events::app_events))
         .route(app::model::STATUS_PATH, get(status))
@@ -162,9 +162,15 @@ pub struct MeAnswer {
 pub struct ApiSession {
     #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{22}$")]
     id: SessionId,
-    /// What a person would call the device: "Chrome on Linux", "Mail app on Pixel 8".
+    /// What a person would call the device: "Chrome on Linux", "Mail app on Pixel 8", or the
+    /// name its owner gave the session (`PATCH /api/v1/sessions/{id}`).
     device: String,
+    /// What the user agent says, when the session was renamed; else null.
+    parsed_device: Option<String>,
     ip: String,
+    /// Roughly where the session logged in from ("Berlin, Germany", "Germany", "Local network"),
+    /// when the server has a GeoIP database; else null.
+    location: Option<String>,
     #[schema(schema_with = openapi::session_kind)]
     kind: SessionKind,
     auto_login: bool,
@@ -181,7 +187,9 @@ impl From<SessionView> for ApiSession {
         ApiSession {
             id: s.id,
             device: s.device,
+            parsed_device: s.parsed_device,
             ip: s.ip,
+            location: s.location,
             kind: s.kind,
             auto_login: s.auto_login,
             created_at: iso_utc(s.created_at),
@@ -271,6 +279,40 @@ pub async fn end_session(
     PathParam(id): PathParam<SessionId>,
 ) -> Result<StatusCode, ApiError> {
     state.ctx.auth.end_session(&caller.session, &caller.client, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A session's new name. Unknown properties are ignored.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "device_name": "Work laptop" }))]
+pub struct RenameBody {
+    /// At most 64 characters, without control or bidirectional-override characters; trimmed.
+    /// Empty gives the session back the device parsed from its user agent.
+    #[schema(max_length = 64)]
+    device_name: String,
+}
+
+/// Rename a session of the account (the caller's own too): the name shows instead of the parsed
+/// device in every list, the activity log and new-login messages. Never existed, ended or
+/// another account's: 404.
+#[utoipa::path(patch, path = "/api/v1/sessions/{id}", request_body(content = RenameBody,
+        description = "`Content-Type: application/json`, at most 16 KiB."),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9_-]{22}$",
+        description = "A session's `id` from the session list. Any other value is answered 404.")),
+    responses((status = 204, description = "Renamed."),
+              (status = 400, response = BadRequest), (status = 401, response = BearerRefused),
+              (status = 404, response = NotFound), (status = 408, response = RequestTimeout),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
+              (status = 422, response = Unprocessable), (status = 500, response = Internal),
+              (status = 503, response = Unavailable)),
+    security(("bearer" = [])))]
+pub async fn rename_session(
+    State(state): State<AppState>,
+    caller: Bearer,
+    PathParam(id): PathParam<SessionId>,
+    JsonBody(body): JsonBody<RenameBody>,
+) -> Result<StatusCode, ApiError> {
+    state.ctx.auth.rename_session(&caller.session, &caller.client, &id, &body.device_name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

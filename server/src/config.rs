@@ -110,6 +110,11 @@ pub struct Config {
     #[arg(long, env = "POSTERN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// A MaxMind-format City database (GeoLite2 City, DB-IP Lite City) to show roughly where each
+    /// login came from ("near Berlin, Germany"); looked up once at login. Nothing without it.
+    #[arg(long, env = "POSTERN_GEOIP_DB")]
+    pub geoip_db: Option<std::path::PathBuf>,
+
     /// Log lines as `text` (readable) or `json` (one object per line, for log shippers).
     #[arg(long, env = "POSTERN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

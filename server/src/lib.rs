@@ -49,16 +49,33 @@ pub struct AppState {
 /// Request bodies larger than this are refused with 413: every form and API body is tiny.
 const BODY_LIMIT: usize = 16 * 1024;
 
-/// Opens the database and builds the services from the configuration.
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] app::ssr::store::StoreError),
+    #[error(transparent)]
+    Geo(#[from] app::ssr::geo::GeoError),
+}
+
+/// Opens the database (and the GeoIP database, if configured) and builds the services from the
+/// configuration.
 pub async fn build_state(
     config: &Config,
     clock: SharedClock,
     hasher: PasswordHasherPool,
-) -> Result<AppState, app::ssr::store::StoreError> {
+) -> Result<AppState, StartError> {
+    // Before the database: a wrong path fails at once, and leaves no connections behind.
+    let locator = match &config.geoip_db {
+        Some(path) => app::ssr::geo::Locator::open(path)?,
+        None => app::ssr::geo::Locator::default(),
+    };
     let store = Store::connect(&config.database_url).await?;
     // Until the store closes: commits of other processes and instances reach this one's streams.
     store.start_change_feed();
-    let auth = AuthService::new(store, clock, config.session_policy(), hasher).with_throttle(config.throttle_policy());
+    let auth = AuthService::new(store, clock, config.session_policy(), hasher)
+        .with_throttle(config.throttle_policy())
+        .with_locator(locator);
     let leptos_options = LeptosOptions::builder()
         .output_name("postern")
         .site_root(config.site_root.clone())

@@ -33,7 +33,7 @@ refused as invalid (400, 422); every status an operation answers is listed with 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Postern mail-app API", description = DESCRIPTION),
-    paths(api::login, api::logout, api::me, api::sessions, api::end_session, api::terminate_all, api::messages, crate::events::app_events),
+    paths(api::login, api::logout, api::me, api::sessions, api::end_session, api::rename_session, api::terminate_all, api::messages, crate::events::app_events),
     components(responses(
         BadRequest, LoginBadRequest, EndSessionsBadRequest, LoginRefused, BearerRefused, NotFound, Conflict, RequestTimeout,
         PayloadTooLarge, UnsupportedMediaType, Unprocessable, TooManyAttempts, Internal, Unavailable
@@ -57,7 +57,7 @@ impl Modify for Shapes {
         components.schemas.insert("Error".into(), error_schema().into());
         components.schemas.insert("EndReason".into(), end_reason_schema().into());
         for item in openapi.paths.paths.values_mut() {
-            for op in [&mut item.get, &mut item.post, &mut item.delete].into_iter().flatten() {
+            for op in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete].into_iter().flatten() {
                 for (status, response) in op.responses.responses.iter_mut() {
                     if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
                         response.headers.insert("Cache-Control".into(), no_store());

@@ -29,6 +29,7 @@ pub async fn end_other_sessions() -> Result<(), AppError> {
     respond(async move {
         let ctx = app_context()?;
         ctx.auth.end_other_sessions(&current_session()?, &client_info()).await?;
+        after_plain_form(super::SESSIONS_PATH);
         Ok(())
     })
     .await

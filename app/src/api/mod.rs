@@ -109,10 +109,29 @@ pub async fn end_session(id: SessionId) -> Result<(), AppError> {
     use crate::ssr::request::*;
     respond(async move {
         let ctx = app_context()?;
-        ctx.auth.end_session(&current_session()?, &client_info(), &id).await
+        ctx.auth.end_session(&current_session()?, &client_info(), &id).await?;
+        // From the confirmation page (no JavaScript): back to the list.
+        after_plain_form(SESSIONS_PATH);
+        Ok(())
     })
     .await
 }
+
+/// "Rename": `device_name` empty gives the session back its parsed device.
+#[server(prefix = "/api/fn", endpoint = "rename_session")]
+pub async fn rename_session(id: SessionId, device_name: String) -> Result<(), AppError> {
+    use crate::ssr::request::*;
+    respond(async move {
+        let ctx = app_context()?;
+        ctx.auth.rename_session(&current_session()?, &client_info(), &id, &device_name).await?;
+        after_plain_form(SESSIONS_PATH);
+        Ok(())
+    })
+    .await
+}
+
+/// Manage Sessions.
+pub const SESSIONS_PATH: &str = "/settings/sessions";
 
 #[server(prefix = "/api/fn", endpoint = "terminate_all")]
 pub async fn terminate_all() -> Result<(), AppError> {

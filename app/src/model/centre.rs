@@ -30,6 +30,7 @@ impl EventKind {
             EventKind::AutoLoginReset => "Auto-login reset",
             EventKind::AccountSecured => "Account secured",
             EventKind::EndedByAdmin => "Ended by the administrator",
+            EventKind::SessionRenamed => "Session renamed",
             EventKind::Other => "Other activity",
         }
     }
@@ -111,6 +112,8 @@ pub struct EventView {
     /// The device that acted (the session's, or the one a failed login came from).
     pub device: Option<String>,
     pub ip: Option<String>,
+    /// Where that session logged in from, when the event came from the same address.
+    pub location: Option<String>,
     /// Refused attempts an aggregated "Login failed" row stands for; 1 for any other row.
     pub count: i64,
     /// The session a "Logged in" row created, while it is still active (it can be ended here).
@@ -127,7 +130,9 @@ impl EventView {
         let words = self.kind.words();
         match (self.kind, &self.target_device) {
             (EventKind::AttemptsRefused, _) => format!("{words} ({} attempts refused as too many)", self.count),
-            (EventKind::SessionEnded | EventKind::EndedByAdmin, Some(target)) => format!("{words}: {target}"),
+            (EventKind::SessionEnded | EventKind::EndedByAdmin | EventKind::SessionRenamed, Some(target)) => {
+                format!("{words}: {target}")
+            }
             _ => words.to_string(),
         }
     }
@@ -150,6 +155,7 @@ pub struct EndedSessionView {
     pub device: String,
     pub user_agent: String,
     pub ip: String,
+    pub location: Option<String>,
     pub kind: SessionKind,
     /// Unix time in milliseconds.
     pub ended_at: i64,
@@ -208,8 +214,10 @@ pub struct MessageView {
     pub at: i64,
     /// The login it is about.
     pub session_id: SessionId,
+    /// The device as the message named it, or the name its owner gave the session since.
     pub device: String,
     pub ip: String,
+    pub location: Option<String>,
     pub read: bool,
     pub reply: Option<MessageReply>,
     /// The message is read from the very session it is about: then it offers no buttons (the

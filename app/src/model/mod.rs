@@ -128,12 +128,14 @@ pub enum EventKind {
     AccountSecured,
     /// An operator ended sessions (`server admin sessions end`).
     EndedByAdmin,
+    /// The owner renamed a session ("Rename" on Manage Sessions, or the API).
+    SessionRenamed,
     /// A kind this build does not know.
     Other,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::AccountCreated,
         EventKind::LoginSucceeded,
         EventKind::LoginFailed,
@@ -148,6 +150,7 @@ impl EventKind {
         EventKind::OtherSessionsEnded,
         EventKind::AccountSecured,
         EventKind::EndedByAdmin,
+        EventKind::SessionRenamed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -166,6 +169,7 @@ impl EventKind {
             EventKind::OtherSessionsEnded => "other_sessions_ended",
             EventKind::AccountSecured => "account_secured",
             EventKind::EndedByAdmin => "ended_by_admin",
+            EventKind::SessionRenamed => "session_renamed",
             EventKind::Other => "other",
         }
     }
@@ -258,6 +262,38 @@ text_enum!(SessionKind, |s| SessionKind::parse(s));
 text_enum!(EventKind, |s| Some(EventKind::parse(s)));
 text_enum!(MessageReply, |s| MessageReply::parse(s));
 
+/// What sort of device a session runs on, for its icon.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceType {
+    Desktop,
+    Phone,
+    App,
+}
+
+impl DeviceType {
+    /// For screen readers, beside the icon.
+    pub fn words(self) -> &'static str {
+        match self {
+            DeviceType::Desktop => "Computer",
+            DeviceType::Phone => "Phone",
+            DeviceType::App => "Mail app",
+        }
+    }
+}
+
+/// What a session's location says of a loopback or private address.
+pub const LOCAL_NETWORK: &str = "Local network";
+
+/// A stored location in words: "near Berlin, Germany", or "Local network".
+pub fn location_words(location: &str) -> String {
+    if location == LOCAL_NETWORK {
+        location.to_string()
+    } else {
+        format!("near {location}")
+    }
+}
+
 /// The signed-in account, as the shell shows it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct AccountView {
@@ -270,10 +306,17 @@ pub struct AccountView {
 pub struct SessionView {
     pub id: SessionId,
     /// What a person would call the device: "Chrome on Linux", "Mail app on Pixel 8".
+    /// What a person would call the device: "Chrome on Linux", "Mail app on Pixel 8", or the name
+    /// its owner gave it ("Work laptop").
     pub device: String,
+    /// What the user agent says, when the owner renamed the session (shown small beneath).
+    pub parsed_device: Option<String>,
+    pub device_type: DeviceType,
     /// The raw user agent, shown on hover.
     pub user_agent: String,
     pub ip: String,
+    /// "Berlin, Germany", "Germany" or [`LOCAL_NETWORK`], with a GeoIP database configured.
+    pub location: Option<String>,
     pub kind: SessionKind,
     pub auto_login: bool,
     /// Unix time in milliseconds.

@@ -1,7 +1,7 @@
 //! "Chrome on Linux": the device column, from the user agent. Parsing is woothee's (a small,
 //! maintained, data-driven parser with no regex set to load at start-up).
 
-use crate::model::SessionKind;
+use crate::model::{DeviceType, SessionKind};
 
 /// A person's words for the device a session runs on.
 pub fn describe(kind: SessionKind, device_name: Option<&str>, user_agent: &str) -> String {
@@ -28,6 +28,22 @@ pub fn describe(kind: SessionKind, device_name: Option<&str>, user_agent: &str) 
     }
 }
 
+/// The name a session goes by: its owner's, else the parsed device.
+pub fn named(custom_name: Option<&str>, parsed: String) -> String {
+    custom_name.map(str::to_string).unwrap_or(parsed)
+}
+
+/// Which icon the session gets.
+pub fn device_type(kind: SessionKind, user_agent: &str) -> DeviceType {
+    if kind == SessionKind::App {
+        return DeviceType::App;
+    }
+    match woothee::parser::Parser::new().parse(user_agent).map(|ua| ua.category) {
+        Some("smartphone" | "mobilephone") => DeviceType::Phone,
+        _ => DeviceType::Desktop,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +61,15 @@ mod tests {
     fn is_honest_about_unknown_agents() {
         assert_eq!(describe(SessionKind::Browser, None, "curl/8.5.0"), "Unknown browser");
         assert_eq!(describe(SessionKind::Browser, None, ""), "Unknown browser");
+    }
+
+    #[test]
+    fn tells_phones_from_computers() {
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_type(SessionKind::Browser, iphone), DeviceType::Phone);
+        let firefox_windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
+        assert_eq!(device_type(SessionKind::Browser, firefox_windows), DeviceType::Desktop);
+        assert_eq!(device_type(SessionKind::App, iphone), DeviceType::App);
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod clock;
 pub mod cookie;
 pub mod csp;
 pub mod device;
+pub mod geo;
 pub mod metrics;
 pub mod password;
 pub mod push;

@@ -62,11 +62,7 @@ pub fn keep_device(ctx: &AppContext, sent: Option<&str>, device_id: &str) {
 pub async fn respond<T>(body: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
     let result = body.await;
     if let Err(err) = &result {
-        let plain_form = parts()
-            .ok()
-            .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
-            .unwrap_or(false);
-        if !plain_form {
+        if !is_plain_form() {
             if let (Some(res), Ok(status)) =
                 (use_context::<leptos_axum::ResponseOptions>(), StatusCode::from_u16(err.status()))
             {
@@ -80,6 +76,24 @@ pub async fn respond<T>(body: impl std::future::Future<Output = Result<T, AppErr
         }
     }
     result
+}
+
+/// Whether the request is a plain form post of a page without JavaScript (a browser navigating),
+/// rather than an island's call.
+pub fn is_plain_form() -> bool {
+    parts()
+        .ok()
+        .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+        .unwrap_or(false)
+}
+
+/// After a plain form post succeeds, the browser goes to `path` (by default it would go back to
+/// the page it posted from, which for a confirmation page no longer makes sense). An island's
+/// call gets its answer as usual.
+pub fn after_plain_form(path: &str) {
+    if is_plain_form() {
+        leptos_axum::redirect(path);
+    }
 }
 
 pub fn set_cookie_header(value: &str) {

@@ -222,3 +222,51 @@ fn with_database(admin_url: &str, name: &str) -> String {
         None => format!("{host_part}/{name}"),
     }
 }
+
+/// A network of a test GeoIP database, and what the database says of it: a city (or none) and
+/// a country, in English.
+pub struct GeoEntry {
+    pub network: &'static str,
+    pub city: Option<&'static str>,
+    pub country: &'static str,
+}
+
+/// The test GeoIP database the tests (and the end-to-end server) look up: documentation ranges
+/// only, so no real address is ever placed anywhere.
+pub const GEO_TEST_ENTRIES: &[GeoEntry] = &[
+    GeoEntry { network: "192.0.2.0/24", city: Some("Berlin"), country: "Germany" },
+    GeoEntry { network: "198.51.100.0/24", city: None, country: "Portugal" },
+    GeoEntry { network: "2001:db8:1::/48", city: Some("Lyon"), country: "France" },
+];
+
+/// A MaxMind-format City database with `entries`, as bytes (always the same bytes for the same
+/// entries: the build time is fixed).
+pub fn geo_db_bytes(entries: &[GeoEntry]) -> Vec<u8> {
+    use maxminddb::geoip2;
+    use maxminddb_writer::{metadata::IpVersion, paths::IpAddrWithMask, Database};
+    let mut db = Database::default();
+    db.metadata.ip_version = IpVersion::V6;
+    db.metadata.database_type = "Postern-Test-City".into();
+    db.metadata.languages = vec!["en".into()];
+    db.metadata.build_epoch = 1_700_000_000;
+    db.metadata.binary_format_major_version = 2;
+    for entry in entries {
+        let mut record = geoip2::City::default();
+        record.city.names.english = entry.city;
+        record.country.names.english = Some(entry.country);
+        let data = db.insert_value(&record).expect("a test GeoIP record serialises");
+        let network: IpAddrWithMask = entry.network.parse().expect("a test network parses");
+        // An IPv6 database keeps IPv4 under ::/96, where readers look for it.
+        let network = match network.addr {
+            std::net::IpAddr::V4(v4) => IpAddrWithMask::new(v4.to_ipv6_compatible().into(), network.mask + 96),
+            std::net::IpAddr::V6(_) => network,
+        };
+        db.insert_node(network, data);
+    }
+    db.write_to(Vec::new()).expect("a test GeoIP database writes")
+}
+
+/// Writes [`geo_db_bytes`] of `entries` to `path`.
+pub fn write_geo_db(path: &std::path::Path, entries: &[GeoEntry]) {
+    std::fs::write(path, geo_db_bytes(entries)).expect("the test GeoIP database is written");
+}

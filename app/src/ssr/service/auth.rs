@@ -168,6 +168,7 @@ impl AuthService {
             auto_login,
             device_name,
             ip: client.ip.clone(),
+            location: self.locator.locate(&client.ip),
             user_agent: truncate(&client.user_agent, 512),
             now,
             idle_expires_at: now + self.policy.idle(auto_login),

@@ -11,33 +11,55 @@ use crate::ssr::store::{ActivityRow, EndedRow, MessageRow};
 
 const DAY_MS: i64 = 86_400_000;
 
-/// What a person would call the device of a session the log names, if it is still kept.
-fn described(kind: Option<SessionKind>, device_name: Option<&str>, user_agent: Option<&str>) -> Option<String> {
-    Some(device::describe(kind?, device_name, user_agent?))
+/// What a person would call the device of a session the log names, if it is still kept: the
+/// name its owner gave it, else the parsed device.
+fn described(
+    custom_name: Option<&str>,
+    kind: Option<SessionKind>,
+    device_name: Option<&str>,
+    user_agent: Option<&str>,
+) -> Option<String> {
+    custom_name.map(str::to_string).or_else(|| Some(device::describe(kind?, device_name, user_agent?)))
 }
 
 pub(super) fn event_view(row: ActivityRow, current: Option<&SessionId>) -> EventView {
-    let by_device = described(row.by_kind, row.by_device_name.as_deref(), row.by_user_agent.as_deref());
+    let by_device = described(None, row.by_kind, row.by_device_name.as_deref(), row.by_user_agent.as_deref());
     let active_session = row.session_id.filter(|_| row.kind == EventKind::LoginSucceeded && row.by_active == 1);
     EventView {
         at: row.at,
         kind: row.kind,
-        device: row.device.or(by_device),
+        // A rename shows everywhere the session is named; else what was recorded at the time.
+        device: row.by_custom_name.or(row.device).or(by_device),
         ip: row.ip,
+        location: row.by_location,
         count: row.count,
         current: active_session.is_some() && active_session.as_ref() == current,
         active_session,
-        target_device: described(row.target_kind, row.target_device_name.as_deref(), row.target_user_agent.as_deref()),
+        target_device: described(
+            row.target_custom_name.as_deref(),
+            row.target_kind,
+            row.target_device_name.as_deref(),
+            row.target_user_agent.as_deref(),
+        ),
     }
 }
 
 fn ended_view(row: EndedRow) -> EndedSessionView {
     EndedSessionView {
-        device: device::describe(row.kind, row.device_name.as_deref(), &row.user_agent),
-        ended_by_device: described(row.by_kind, row.by_device_name.as_deref(), row.by_user_agent.as_deref()),
+        device: device::named(
+            row.custom_name.as_deref(),
+            device::describe(row.kind, row.device_name.as_deref(), &row.user_agent),
+        ),
+        ended_by_device: described(
+            row.by_custom_name.as_deref(),
+            row.by_kind,
+            row.by_device_name.as_deref(),
+            row.by_user_agent.as_deref(),
+        ),
         id: row.id,
         user_agent: row.user_agent,
         ip: row.ip,
+        location: row.location,
         kind: row.kind,
         ended_at: row.ended_at,
         reason: row.end_reason.unwrap_or(EndReason::Other),
@@ -50,8 +72,9 @@ fn message_view(row: MessageRow, current: &CurrentSession) -> MessageView {
         at: row.at,
         this_session: row.session_id == current.session_id,
         session_id: row.session_id,
-        device: row.device,
+        device: device::named(row.custom_name.as_deref(), row.device),
         ip: row.ip,
+        location: row.location,
         read: row.read_at.is_some(),
         reply: row.reply,
     }
@@ -197,8 +220,11 @@ impl AuthService {
             return Ok(SessionView {
                 id: message.session_id,
                 device: message.device,
+                parsed_device: None,
+                device_type: crate::model::DeviceType::Desktop,
                 user_agent: String::new(),
                 ip: message.ip,
+                location: message.location,
                 kind: SessionKind::Browser,
                 auto_login: false,
                 created_at: message.at,

@@ -3,6 +3,7 @@
 
 use super::clock::SharedClock;
 use super::device;
+use super::geo::Locator;
 use super::password::PasswordHasherPool;
 use super::store::{
     BulkEnd, Demotion, EndOutcome, Event, EventKind, Keep, NewSession, Purge, Refund, Store, ThrottleRow, Touch,
@@ -112,12 +113,27 @@ pub struct AuthService {
     pub throttle: ThrottlePolicy,
     pub hasher: PasswordHasherPool,
     pub refusals: RefusalLog,
+    /// Where a login comes from (`--geoip-db`); without a database, nowhere.
+    pub locator: Locator,
 }
 
 impl AuthService {
     /// A service with the default [`ThrottlePolicy`]; see [`AuthService::with_throttle`].
     pub fn new(store: Store, clock: SharedClock, policy: SessionPolicy, hasher: PasswordHasherPool) -> Self {
-        Self { store, clock, policy, throttle: ThrottlePolicy::default(), hasher, refusals: RefusalLog::default() }
+        Self {
+            store,
+            clock,
+            policy,
+            throttle: ThrottlePolicy::default(),
+            hasher,
+            refusals: RefusalLog::default(),
+            locator: Locator::default(),
+        }
+    }
+
+    pub fn with_locator(mut self, locator: Locator) -> Self {
+        self.locator = locator;
+        self
     }
 
     pub fn with_throttle(mut self, throttle: ThrottlePolicy) -> Self {

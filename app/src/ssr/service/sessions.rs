@@ -114,6 +114,33 @@ impl AuthService {
         }
     }
 
+    /// Names one of the caller's active sessions (the current one too). An empty `name` gives it
+    /// back the parsed device; the name follows the API's `device_name` rule. Another account's
+    /// session is not found.
+    pub async fn rename_session(
+        &self,
+        current: &CurrentSession,
+        client: &ClientInfo,
+        session_id: &SessionId,
+        name: &str,
+    ) -> Result<(), AppError> {
+        let custom_name = match name.trim() {
+            "" => None,
+            name => Some(validate_device_name(name)?),
+        };
+        if !token::looks_like_session_id(session_id.as_str()) {
+            return Err(AppError::NotFound);
+        }
+        let event = Event::new(EventKind::SessionRenamed, Some(current.account_id), self.now())
+            .by(&current.session_id, &client.ip)
+            .target(session_id);
+        if self.store.rename_session(current.account_id, session_id, custom_name.as_deref(), &event).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
     pub async fn log_out(&self, current: &CurrentSession, client: &ClientInfo) -> Result<(), AppError> {
         let event = Event::new(EventKind::LoggedOut, Some(current.account_id), self.now())
             .by(&current.session_id, &client.ip)
@@ -166,12 +193,16 @@ impl AuthService {
 
 /// A session as listed; `current` is the session that asks (none for an operator).
 pub(super) fn session_view(r: SessionRow, current: Option<&SessionId>) -> SessionView {
+    let parsed = device::describe(r.kind, r.device_name.as_deref(), &r.user_agent);
     SessionView {
-        device: device::describe(r.kind, r.device_name.as_deref(), &r.user_agent),
+        device: device::named(r.custom_name.as_deref(), parsed.clone()),
+        parsed_device: r.custom_name.is_some().then_some(parsed),
+        device_type: device::device_type(r.kind, &r.user_agent),
         current: Some(&r.id) == current,
         id: r.id,
         user_agent: r.user_agent,
         ip: r.ip,
+        location: r.location,
         kind: r.kind,
         auto_login: r.auto_login,
         created_at: r.created_at,

@@ -43,9 +43,12 @@ pub struct EndedRow {
     pub ip: String,
     pub ended_at: i64,
     pub end_reason: Option<EndReason>,
+    pub custom_name: Option<String>,
+    pub location: Option<String>,
     pub by_kind: Option<SessionKind>,
     pub by_device_name: Option<String>,
     pub by_user_agent: Option<String>,
+    pub by_custom_name: Option<String>,
 }
 
 /// What `end_sessions` does.
@@ -229,7 +232,9 @@ impl Store {
     /// of the session that ended each (where one did and it is still kept).
     pub async fn ended_sessions(&self, account_id: AccountId, since: i64, limit: i64) -> Result<Vec<EndedRow>> {
         const SQL: &str = "SELECT s.id, s.kind, s.device_name, s.user_agent, s.ip, s.ended_at, s.end_reason,
-                                  b.kind AS by_kind, b.device_name AS by_device_name, b.user_agent AS by_user_agent
+                                  s.custom_name, s.location,
+                                  b.kind AS by_kind, b.device_name AS by_device_name, b.user_agent AS by_user_agent,
+                                  b.custom_name AS by_custom_name
                            FROM sessions s
                            LEFT JOIN sessions b ON b.id = s.ended_by_session AND b.account_id = s.account_id
                            WHERE s.account_id = $1 AND s.ended_at IS NOT NULL AND s.ended_at >= $2

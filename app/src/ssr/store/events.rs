@@ -111,7 +111,9 @@ impl Store {
             let mut sql = sqlx::QueryBuilder::new(
                 "SELECT e.at, e.kind, e.ip, e.count, e.device, e.session_id,
                         s.kind AS by_kind, s.device_name AS by_device_name, s.user_agent AS by_user_agent,
+                        s.custom_name AS by_custom_name, CASE WHEN e.ip = s.ip THEN s.location END AS by_location,
                         t.kind AS target_kind, t.device_name AS target_device_name, t.user_agent AS target_user_agent,
+                        t.custom_name AS target_custom_name,
                         CASE WHEN s.ended_at IS NULL AND s.expires_at > ",
             );
             sql.push_bind(now).push(" AND s.idle_expires_at > ").push_bind(now);
@@ -157,9 +159,13 @@ pub struct ActivityRow {
     pub by_kind: Option<SessionKind>,
     pub by_device_name: Option<String>,
     pub by_user_agent: Option<String>,
+    pub by_custom_name: Option<String>,
+    /// Where the acting session logged in from, when the event came from that same address.
+    pub by_location: Option<String>,
     pub target_kind: Option<SessionKind>,
     pub target_device_name: Option<String>,
     pub target_user_agent: Option<String>,
+    pub target_custom_name: Option<String>,
     /// 1 while the acting session is active.
     pub by_active: i32,
 }

@@ -10,8 +10,12 @@ pub struct MessageRow {
     pub id: i64,
     pub at: i64,
     pub session_id: SessionId,
+    /// What the message called the device when it was left; see `custom_name`.
     pub device: String,
     pub ip: String,
+    /// The session's name if its owner renamed it since, and where it logged in from.
+    pub custom_name: Option<String>,
+    pub location: Option<String>,
     pub read_at: Option<i64>,
     pub reply: Option<MessageReply>,
 }
@@ -19,19 +23,20 @@ pub struct MessageRow {
 /// The columns of a [`MessageRow`]; a macro so that `concat!` can make static statements of it.
 macro_rules! select_message {
     () => {
-        "SELECT id, at, session_id, device, ip, read_at, reply FROM messages"
+        "SELECT m.id, m.at, m.session_id, m.device, m.ip, s.custom_name, s.location, m.read_at, m.reply
+         FROM messages m LEFT JOIN sessions s ON s.id = m.session_id AND s.account_id = m.account_id"
     };
 }
 
 impl Store {
     /// The account's messages, newest first.
     pub async fn messages(&self, account_id: AccountId) -> Result<Vec<MessageRow>> {
-        const SQL: &str = concat!(select_message!(), " WHERE account_id = $1 ORDER BY at DESC, id DESC");
+        const SQL: &str = concat!(select_message!(), " WHERE m.account_id = $1 ORDER BY m.at DESC, m.id DESC");
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).fetch_all(pool).await?))
     }
 
     pub async fn message(&self, account_id: AccountId, id: i64) -> Result<Option<MessageRow>> {
-        const SQL: &str = concat!(select_message!(), " WHERE account_id = $1 AND id = $2");
+        const SQL: &str = concat!(select_message!(), " WHERE m.account_id = $1 AND m.id = $2");
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(id).fetch_optional(pool).await?))
     }
 
@@ -45,7 +50,8 @@ impl Store {
 
     /// The message about the session `session_id`, if the account has one.
     pub async fn message_about(&self, account_id: AccountId, session_id: &SessionId) -> Result<Option<MessageRow>> {
-        const SQL: &str = concat!(select_message!(), " WHERE account_id = $1 AND session_id = $2 ORDER BY id LIMIT 1");
+        const SQL: &str =
+            concat!(select_message!(), " WHERE m.account_id = $1 AND m.session_id = $2 ORDER BY m.id LIMIT 1");
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(session_id).fetch_optional(pool).await?))
     }
 

@@ -54,6 +54,10 @@ pub struct SessionRow {
     pub user_agent: String,
     pub created_at: i64,
     pub last_active_at: i64,
+    /// What the owner renamed it to, if they did.
+    pub custom_name: Option<String>,
+    /// Where it logged in from, if the GeoIP database knew.
+    pub location: Option<String>,
 }
 
 /// A session about to be created.
@@ -66,6 +70,8 @@ pub struct NewSession {
     pub auto_login: bool,
     pub device_name: Option<String>,
     pub ip: String,
+    /// Where `ip` is, looked up at login (see `ssr::geo`).
+    pub location: Option<String>,
     pub user_agent: String,
     pub now: i64,
     pub idle_expires_at: i64,
@@ -141,8 +147,8 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO sessions (id, token_hash, account_id, kind, auto_login, device_name, ip, user_agent,
-                                       created_at, last_active_at, idle_expires_at, expires_at, device_hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)",
+                                       created_at, last_active_at, idle_expires_at, expires_at, device_hash, location)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)",
             )
             .bind(&s.id)
             .bind(&s.token_hash)
@@ -156,6 +162,7 @@ impl Store {
             .bind(s.idle_expires_at)
             .bind(s.expires_at)
             .bind(s.device_hash.as_deref())
+            .bind(s.location.as_deref())
             .execute(&mut *tx)
             .await?;
             if let Some(device_hash) = &s.device_hash {
@@ -255,9 +262,39 @@ impl Store {
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(session_id).fetch_optional(pool).await?))
     }
 
+    /// Names an active session of the account (`None`: back to the parsed device). `false` when
+    /// the account has no such active session: another account's is not found either.
+    pub async fn rename_session(
+        &self,
+        account_id: AccountId,
+        id: &SessionId,
+        custom_name: Option<&str>,
+        event: &Event,
+    ) -> Result<bool> {
+        const SQL: &str =
+            concat!("UPDATE sessions SET custom_name = $3 WHERE account_id = $1 AND id = $2 AND ", active_at!("$4"));
+        let (_turn, begin) = self.begin_write().await;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_with(begin).await?;
+            let done =
+                sqlx::query(SQL).bind(account_id).bind(id).bind(custom_name).bind(event.at).execute(&mut *tx).await?;
+            let renamed = done.rows_affected() > 0;
+            if renamed {
+                // Other open lists of the account show the new name at once.
+                session_set_changed!(self, tx, account = account_id);
+                insert_event!(tx, event);
+            }
+            tx.commit().await?;
+            if renamed {
+                self.announce([account_id]);
+            }
+            Ok(renamed)
+        })
+    }
+
     /// One session of the account, active or ended; another account's is `None`.
     pub async fn session_of_account(&self, account_id: AccountId, id: &SessionId) -> Result<Option<SessionRow>> {
-        const SQL: &str = "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at
+        const SQL: &str = "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at, custom_name, location
                            FROM sessions WHERE account_id = $1 AND id = $2";
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(id).fetch_optional(pool).await?))
     }
@@ -273,7 +310,7 @@ impl Store {
     /// The account's active sessions, most recently active first.
     pub async fn active_sessions(&self, account_id: AccountId, now: i64) -> Result<Vec<SessionRow>> {
         const SQL: &str = concat!(
-            "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at
+            "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at, custom_name, location
              FROM sessions WHERE account_id = $1 AND ",
             active_at!("$2"),
             " ORDER BY last_active_at DESC, created_at DESC"
@@ -291,6 +328,8 @@ impl Store {
                             user_agent: r.get(5)?,
                             created_at: r.get(6)?,
                             last_active_at: r.get(7)?,
+                            custom_name: r.get(8)?,
+                            location: r.get(9)?,
                         })
                     })?
                     .collect()
