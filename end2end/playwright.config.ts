@@ -70,7 +70,8 @@ export default defineConfig({
       command: "bash ../scripts/serve-e2e.sh",
       url: `${process.env.POSTERN_E2E_PUSH_URL}/healthz`,
       // Logs as JSON: scripts/check-logs.sh then checks a JSON log too.
-      env: { POSTERN_E2E_PORT: pushPort, POSTERN_POLL_INTERVAL_MS: "60000", POSTERN_LOG_FORMAT: "json" },
+      // And has no GeoIP database: tests/sessions-for-people.spec.ts checks nothing is shown then.
+      env: { POSTERN_E2E_PORT: pushPort, POSTERN_POLL_INTERVAL_MS: "60000", POSTERN_LOG_FORMAT: "json", POSTERN_E2E_GEOIP: "0" },
       reuseExistingServer: !!process.env.POSTERN_REUSE_SERVER,
       timeout: 120_000,
       stdout: "pipe",

@@ -14,6 +14,13 @@ export POSTERN_PUBLIC_URL="http://127.0.0.1:$port"
 # Every test signs up its own users, all from 127.0.0.1: a test server may raise the sign-up
 # limit (nothing exempts loopback in the server itself).
 export POSTERN_SIGNUP_LIMIT_PER_HOUR="${POSTERN_SIGNUP_LIMIT_PER_HOUR:-100000}"
+# The main test server knows roughly where the documentation addresses are (a tiny GeoIP database
+# of the tests' own, end2end/fixtures/geo-test.mmdb) and believes X-Forwarded-For from loopback,
+# so that a browser context can log in "from" 192.0.2.10. POSTERN_E2E_GEOIP=0: neither.
+if [[ "${POSTERN_E2E_GEOIP:-1}" == 1 ]]; then
+  export POSTERN_GEOIP_DB="$PWD/end2end/fixtures/geo-test.mmdb"
+  export POSTERN_TRUSTED_PROXIES=127.0.0.1
+fi
 export LEPTOS_SITE_ROOT=target/site
 export RUST_LOG="${RUST_LOG:-info,server=debug}"
 # The log is checked afterwards for leaked passwords and tokens (scripts/check-logs.sh).

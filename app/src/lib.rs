@@ -9,6 +9,8 @@ pub mod api;
 #[cfg(feature = "hydrate")]
 pub mod client;
 pub mod components;
+#[cfg(feature = "hydrate")]
+pub mod local_time;
 pub mod model;
 pub mod pages;
 pub mod time_fmt;
@@ -65,6 +67,8 @@ pub fn App() -> impl IntoView {
                     <ParentRoute path=path!("settings") view=pages::settings::SettingsLayout>
                         <Route path=path!("") view=pages::settings::SettingsHome/>
                         <Route path=path!("sessions") view=pages::sessions::SessionsPage/>
+                        <Route path=path!("sessions/end") view=pages::session_confirm::ConfirmEndPage/>
+                        <Route path=path!("sessions/rename") view=pages::session_confirm::RenamePage/>
                         <Route path=path!("activity") view=pages::activity::ActivityPage/>
                         <Route path=path!("password") view=pages::settings::PasswordPage/>
                     </ParentRoute>

@@ -1,5 +1,6 @@
 //! Timestamps rendered the same way on the server and in the browser (no hydration mismatch):
-//! absolute UTC, computed from the stored milliseconds alone.
+//! absolute UTC, computed from the stored milliseconds alone. Once a page is live, islands show
+//! local and relative times instead (`local_time`, with [`last_active_words`] deciding which).
 
 /// `2026-11-26 18:05 UTC` for a Unix time in milliseconds.
 pub fn format_utc(ms: i64) -> String {
@@ -8,6 +9,34 @@ pub fn format_utc(ms: i64) -> String {
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+/// `2026-11-26 18:05:09 UTC`: the exact time, for a `<time>`'s title before the page is live.
+pub fn exact_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    format!("{}:{:02} UTC", &format_utc(ms)[..16], secs.rem_euclid(60))
+}
+
+/// Within this of now, a session reads "Active now".
+pub const ACTIVE_NOW_MS: i64 = 5 * 60_000;
+
+/// "Last active" as people say it: "Active now" (within five minutes, and always for the
+/// session asking), "12 minutes ago", "2 hours ago", "Yesterday" (`yesterday`: the time falls on
+/// the day before today, in the reader's time zone); `None` when only the date will do.
+pub fn last_active_words(now: i64, at: i64, current: bool, yesterday: bool) -> Option<String> {
+    let ago = now - at;
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
+    if current || ago < ACTIVE_NOW_MS {
+        Some("Active now".into())
+    } else if ago < 3_600_000 {
+        Some(plural(ago / 60_000, "minute"))
+    } else if ago < 86_400_000 {
+        Some(plural(ago / 3_600_000, "hour"))
+    } else if yesterday {
+        Some("Yesterday".into())
+    } else {
+        None
+    }
 }
 
 /// ISO 8601 for the `datetime` attribute of `<time>`.
@@ -62,6 +91,28 @@ mod tests {
         // 2024-02-29T13:45:30Z
         assert_eq!(format_utc(1_709_214_330_000), "2024-02-29 13:45 UTC");
         assert_eq!(iso_utc(1_709_214_330_000), "2024-02-29T13:45:30Z");
+    }
+
+    #[test]
+    fn last_activity_reads_relative_while_recent() {
+        const MIN: i64 = 60_000;
+        let now = 1_709_214_330_000;
+        assert_eq!(last_active_words(now, now - 4 * MIN, false, false).as_deref(), Some("Active now"));
+        assert_eq!(last_active_words(now, now - 5 * MIN, false, false).as_deref(), Some("5 minutes ago"));
+        assert_eq!(last_active_words(now, now - 12 * MIN, false, false).as_deref(), Some("12 minutes ago"));
+        assert_eq!(last_active_words(now, now - 61 * MIN, false, false).as_deref(), Some("1 hour ago"));
+        assert_eq!(last_active_words(now, now - 120 * MIN, false, false).as_deref(), Some("2 hours ago"));
+        assert_eq!(last_active_words(now, now - 30 * 60 * MIN, false, true).as_deref(), Some("Yesterday"));
+        assert_eq!(last_active_words(now, now - 3 * 24 * 60 * MIN, false, false), None, "then the date");
+        // The session asking is in use: always "Active now", whatever its stored time says.
+        assert_eq!(last_active_words(now, now - 120 * MIN, true, false).as_deref(), Some("Active now"));
+        // A clock a little ahead of the browser's is still now.
+        assert_eq!(last_active_words(now, now + MIN, false, false).as_deref(), Some("Active now"));
+    }
+
+    #[test]
+    fn the_exact_time_has_seconds_and_zone() {
+        assert_eq!(exact_utc(1_709_214_330_000), "2024-02-29 13:45:30 UTC");
     }
 
     #[test]

@@ -144,3 +144,16 @@ backend_tests! {
         assert_eq!(plain.list_sessions(&bob).await.unwrap()[0].location, None);
     }
 }
+
+/// The end-to-end server's GeoIP database (`end2end/fixtures/geo-test.mmdb`) is this test
+/// database, byte for byte; `POSTERN_BLESS=1` writes it again after a change of the entries.
+#[test]
+fn the_end_to_end_fixture_is_the_test_database() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/fixtures/geo-test.mmdb");
+    let bytes = geo_db_bytes(GEO_TEST_ENTRIES);
+    if std::env::var_os("POSTERN_BLESS").is_some() {
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    let committed = std::fs::read(&path).expect("end2end/fixtures/geo-test.mmdb (POSTERN_BLESS=1 writes it)");
+    assert!(committed == bytes, "the fixture differs from GEO_TEST_ENTRIES: run this test with POSTERN_BLESS=1");
+}

@@ -110,6 +110,7 @@ fn session(account_id: app::model::AccountId, n: usize, now: i64) -> (String, Ne
         auto_login: true,
         device_name: (kind == SessionKind::App).then(|| "Pixel 8".to_string()),
         ip: format!("203.0.{}.{}", (n >> 8) % 256, n % 256),
+        location: None,
         user_agent: user_agent.to_string(),
         now: last_active,
         idle_expires_at: last_active + 14 * DAY,

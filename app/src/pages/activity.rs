@@ -4,7 +4,7 @@
 
 use crate::api::{activity, EndSession};
 use crate::components::ConfirmDialog;
-use crate::model::{ActivityFilter, EventView, SessionId};
+use crate::model::{location_words, ActivityFilter, EventView, SessionId};
 use crate::time_fmt::{format_utc, iso_utc};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -98,7 +98,10 @@ fn EventRow(e: EventView) -> impl IntoView {
             <td><time datetime=iso_utc(e.at)>{format_utc(e.at)}</time></td>
             <td>{e.what()}</td>
             <td>{e.device.clone()}</td>
-            <td class="mono">{e.ip.clone()}</td>
+            <td>
+                <span class="mono">{e.ip.clone()}</span>
+                {e.location.as_deref().map(|l| view! { <span class="location">{location_words(l)}</span> })}
+            </td>
             <td class="action">{action}</td>
         </tr>
     }

@@ -4,7 +4,7 @@
 
 use super::shell::FOLDERS;
 use crate::api::{list_messages, message, DeleteMessage, MarkMessageRead, ReportNotMe};
-use crate::model::{MessageReply, MessageView, NEW_LOGIN_SUBJECT, SECURITY_SENDER};
+use crate::model::{location_words, MessageReply, MessageView, NEW_LOGIN_SUBJECT, SECURITY_SENDER};
 use crate::time_fmt::{format_utc, iso_utc};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -122,6 +122,7 @@ fn MessageBody(m: MessageView) -> impl IntoView {
             <dl class="facts">
                 <dt>"Device"</dt><dd>{m.device.clone()}</dd>
                 <dt>"IP address"</dt><dd class="mono">{m.ip.clone()}</dd>
+                {m.location.as_deref().map(|l| view! { <dt>"Where"</dt><dd>{location_words(l)}</dd> })}
                 <dt>"When"</dt><dd><time datetime=iso_utc(m.at)>{format_utc(m.at)}</time></dd>
             </dl>
             {answer}

@@ -4,6 +4,8 @@ pub mod account;
 pub mod activity;
 pub mod auth;
 pub mod inbox;
+pub mod session_confirm;
+pub mod session_rows;
 pub mod sessions;
 pub mod settings;
 pub mod shell;

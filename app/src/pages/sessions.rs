@@ -1,25 +1,52 @@
 //! Manage Sessions: every active login of the account, with a way to end any other one, or all.
 //! The page is server-rendered; the list with its buttons and dialog is one island.
 
+use super::session_rows::{EndedTable, LiveClock, RowCtx, SessionsTable};
 #[cfg(feature = "hydrate")]
 use super::shell::PolledVersion;
 use crate::api::{list_sessions, EndOtherSessions, TerminateAll};
 #[cfg(feature = "hydrate")]
 use crate::api::{EndSession, ListSessions};
-use crate::components::{ConfirmDialog, FormError, TrashIcon};
-use crate::model::{AppError, EndedSessionView, SessionId, SessionKind, SessionList, SessionView};
-use crate::time_fmt::{format_utc, iso_utc};
+use crate::components::{ConfirmDialog, FormError};
+use crate::model::{AppError, SessionId, SessionList};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
-/// What the open confirmation dialog would do on OK.
+/// What the open confirmation dialog would do on OK (the no-JavaScript confirmation page asks
+/// in the same words for `End`).
 #[derive(Clone, Debug, PartialEq)]
-enum Pending {
+pub enum Pending {
     End { id: SessionId, device: String },
     Others,
     All,
+}
+
+impl Pending {
+    pub fn title(&self) -> &'static str {
+        match self {
+            Pending::End { .. } => "End this session?",
+            Pending::Others => "End all other sessions?",
+            Pending::All => "Terminate all sessions?",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Pending::End { device, .. } => {
+                format!("{device} will be logged out. It can log in again with your password.")
+            }
+            Pending::Others => {
+                "Every other session of your account ends, the mail app's included. This browser stays logged in."
+                    .to_string()
+            }
+            Pending::All => {
+                "Every session of your account ends, including this one: you will be logged out here as well."
+                    .to_string()
+            }
+        }
+    }
 }
 
 #[component]
@@ -76,10 +103,27 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
     let end_error = RwSignal::new(None::<AppError>);
     let terminate_error = RwSignal::new(None::<AppError>);
     let pending = RwSignal::new(None::<Pending>);
+    let renaming = RwSignal::new(None::<SessionId>);
+    let clock = LiveClock { live: RwSignal::new(false), now: RwSignal::new(0) };
     #[cfg(feature = "hydrate")]
-    let on_ok = {
+    let (reload, on_ok) = {
         use crate::client::{call, Answer};
         use leptos::task::spawn_local;
+
+        // Live: local times from now on, "N minutes ago" kept current.
+        Effect::new(move |_| {
+            clock.now.set(crate::local_time::now());
+            clock.live.set(true);
+        });
+        let tick = set_interval_with_handle(
+            move || clock.now.set(crate::local_time::now()),
+            std::time::Duration::from_secs(30),
+        );
+        on_cleanup(move || {
+            if let Ok(tick) = tick {
+                tick.clear();
+            }
+        });
 
         // Only the answer to the latest read is shown, whatever order the answers come in.
         let latest = StoredValue::new(0u32);
@@ -107,7 +151,7 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
                 }
             });
         }
-        move || match pending.get_untracked() {
+        let on_ok = move || match pending.get_untracked() {
             Some(Pending::End { id, .. }) => spawn_local(async move {
                 let result = call(EndSession::PATH, &form(&[("id", id.as_str())])).await;
                 end_error.set(result.err());
@@ -125,33 +169,20 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
                 }
             }),
             None => {}
-        }
+        };
+        (reload, on_ok)
     };
     #[cfg(not(feature = "hydrate"))]
-    let on_ok = || {};
+    let (reload, on_ok) = (|| {}, || {});
     let on_ok = Callback::new(move |_| {
         on_ok();
         pending.set(None);
     });
     let on_cancel = Callback::new(move |_| pending.set(None));
-    let title = Signal::derive(move || match pending.get() {
-        Some(Pending::All) => "Terminate all sessions?".to_string(),
-        Some(Pending::Others) => "End all other sessions?".to_string(),
-        _ => "End this session?".to_string(),
-    });
-    let message = Signal::derive(move || match pending.get() {
-        Some(Pending::End { device, .. }) => {
-            format!("{device} will be logged out. It can log in again with your password.")
-        }
-        Some(Pending::Others) => {
-            "Every other session of your account ends, the mail app's included. This browser stays logged in."
-                .to_string()
-        }
-        Some(Pending::All) => {
-            "Every session of your account ends, including this one: you will be logged out here as well.".to_string()
-        }
-        None => String::new(),
-    });
+    let title =
+        Signal::derive(move || pending.with(|p| p.as_ref().map(Pending::title).unwrap_or_default().to_string()));
+    let message = Signal::derive(move || pending.with(|p| p.as_ref().map(Pending::message).unwrap_or_default()));
+    let ctx = RowCtx { pending, renaming, clock, renamed: Callback::new(move |_| reload()) };
 
     let ask = move |ev: leptos::ev::SubmitEvent, what: Pending| {
         ev.prevent_default();
@@ -166,7 +197,7 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
                 let list = list.sessions;
                 let several = list.len() >= 2;
                 Either::Left(view! {
-                    <SessionsTable list pending/>
+                    <SessionsTable list ctx/>
                     {several.then(|| view! {
                         // Plain forms without JavaScript; with it, the dialog asks first.
                         <div class="row">
@@ -179,7 +210,7 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
                             </form>
                         </div>
                     })}
-                    <EndedTable ended/>
+                    <EndedTable ended clock/>
                 })
             }
             Err(err) => Either::Right(view! { <p class="form-error" role="alert">{err.to_string()}</p> }),
@@ -198,106 +229,6 @@ fn form(fields: &[(&str, &str)]) -> web_sys::UrlSearchParams {
         params.append(name, value);
     }
     params
-}
-
-#[component]
-fn SessionsTable(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> impl IntoView {
-    view! {
-        <div class="table-wrap">
-            <table class="sessions" aria-labelledby="sessions-heading">
-                <thead>
-                    <tr>
-                        <th scope="col">"Device"</th>
-                        <th scope="col">"IP address"</th>
-                        <th scope="col">"Logged in"</th>
-                        <th scope="col">"Last active"</th>
-                        <th scope="col"><span class="visually-hidden">"Action"</span></th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {list
-                        .into_iter()
-                        .map(|s| {
-                            let remembered = match (s.auto_login, s.kind) {
-                                (true, SessionKind::Browser) => Some("Stay logged in"),
-                                (true, SessionKind::App) => Some("Auto-login"),
-                                _ => None,
-                            };
-                            let action = if s.current {
-                                Either::Left(view! { <span class="current-marker">"Current session"</span> })
-                            } else {
-                                let id = s.id.clone();
-                                let device = s.device.clone();
-                                Either::Right(view! {
-                                    <button type="button" class="icon-button" aria-label="End session"
-                                        title=format!("End session: {device}")
-                                        on:click=move |_| pending.set(Some(Pending::End { id: id.clone(), device: device.clone() }))>
-                                        <TrashIcon/>
-                                    </button>
-                                })
-                            };
-                            view! {
-                                <tr class:current=s.current>
-                                    <td>
-                                        <span class="device" title=s.user_agent.clone()>{s.device.clone()}</span>
-                                        {remembered.map(|r| view! { <span class="badge">{r}</span> })}
-                                    </td>
-                                    <td class="mono">{s.ip.clone()}</td>
-                                    <td><time datetime=iso_utc(s.created_at)>{format_utc(s.created_at)}</time></td>
-                                    <td><time datetime=iso_utc(s.last_active_at)>{format_utc(s.last_active_at)}</time></td>
-                                    <td class="action">{action}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
-}
-
-/// "Recently ended": how each session of the retention period ended.
-#[component]
-fn EndedTable(ended: Vec<EndedSessionView>) -> impl IntoView {
-    let days = super::lifetimes().retention_days;
-    view! {
-        <h2 id="ended-heading">"Recently ended"</h2>
-        {if ended.is_empty() {
-            Either::Left(view! { <p>{format!("No sessions ended in the last {days} days.")}</p> })
-        } else {
-            Either::Right(view! {
-                <div class="table-wrap">
-                    <table class="sessions ended" aria-labelledby="ended-heading">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Device"</th>
-                                <th scope="col">"IP address"</th>
-                                <th scope="col">"Ended"</th>
-                                <th scope="col">"How"</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {ended
-                                .into_iter()
-                                .map(|s| view! {
-                                    <tr>
-                                        <td><span class="device" title=s.user_agent.clone()>{s.device.clone()}</span></td>
-                                        <td class="mono">{s.ip.clone()}</td>
-                                        <td><time datetime=iso_utc(s.ended_at)>{format_utc(s.ended_at)}</time></td>
-                                        <td>{s.how()}</td>
-                                    </tr>
-                                })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-                <p>
-                    {format!("Sessions that ended in the last {days} days, at most {}. ", crate::model::ENDED_SHOWN)}
-                    <a href="/settings/activity?show=ended">"See every ended session in Security activity"</a>
-                </p>
-            })
-        }}
-    }
 }
 
 /// "Sessions also end by themselves …", with the running server's lifetimes.
