@@ -110,6 +110,16 @@ pub struct Config {
     #[arg(long, env = "POSTERN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Serve HTTPS with this PEM certificate chain (and `--tls-key`), with rustls; without it the
+    /// server speaks plain HTTP (behind a proxy that terminates TLS). Device-bound sessions need
+    /// HTTPS, one way or the other.
+    #[arg(long, env = "POSTERN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "POSTERN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
     /// A MaxMind-format City database (GeoLite2 City, DB-IP Lite City) to show roughly where each
     /// login came from ("near Berlin, Germany"); looked up once at login. Nothing without it.
     #[arg(long, env = "POSTERN_GEOIP_DB")]

@@ -12,6 +12,7 @@ pub mod events;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod tls;
 
 use app::ssr::cookie::CookieSettings;
 use app::ssr::password::PasswordHasherPool;
@@ -166,6 +167,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get().saturating_sub(1).max(1)).unwrap_or(1));
     let hasher = PasswordHasherPool::new(concurrency, config.hash_queue_timeout());
     raise_file_limit();
+    // Before the database: a certificate that cannot be used stops the start at once.
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let state = build_state(&config, Arc::new(SystemClock), hasher).await?;
     tracing::info!(backend = state.ctx.auth.store.backend_name(), "database ready");
     let purge = spawn_purge_job(state.ctx.auth.clone(), Duration::from_secs(config.purge_interval_secs.max(1)));
@@ -187,7 +193,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         // Every line of a JSON log is JSON.
         tracing::info!(%addr, "Postern is listening");
     } else {
-        println!("Postern is listening on http://{addr}");
+        println!("Postern is listening on {}://{addr}", if tls.is_some() { "https" } else { "http" });
     }
     let shutdown = async move {
         shutdown_signal().await;
@@ -197,7 +203,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         hub.shut_down();
     };
     let grace = Duration::from_secs(config.shutdown_timeout_secs);
-    serve_listener(listener, app, config.header_read_timeout(), shutdown, grace).await?;
+    serve_listener(listener, app, config.header_read_timeout(), shutdown, grace, tls).await?;
     // The housekeeping job finishes the run it is in (one transaction), then the pools close.
     let _ = tokio::time::timeout(grace, purge).await;
     store.close().await;
@@ -226,6 +232,7 @@ pub async fn serve_listener(
     header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
@@ -253,10 +260,26 @@ pub async fn serve_listener(
             req.extensions_mut().insert(ConnectInfo(peer));
             router.clone().oneshot(req.map(axum::body::Body::new))
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+        let Some(tls) = tls.clone() else {
+            let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    // A header timeout, a client that went away: nothing to act on.
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+            });
+            continue;
+        };
+        // The handshake runs in the connection's own task, bounded like reading a header is, so
+        // a client that stalls it holds nothing but its socket.
+        let (http, watcher) = (http.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                // A header timeout, a client that went away: nothing to act on.
+            let stream = match tokio::time::timeout(header_read_timeout, tls.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => return tracing::debug!(error = %err, "TLS handshake failed"),
+                Err(_) => return tracing::debug!("TLS handshake timed out"),
+            };
+            if let Err(err) = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
         });

@@ -63,7 +63,7 @@ impl TestServer {
         let header_read_timeout = config.header_read_timeout();
         let task = tokio::spawn(async move {
             let grace = std::time::Duration::from_secs(30);
-            server::serve_listener(listener, router, header_read_timeout, std::future::pending(), grace)
+            server::serve_listener(listener, router, header_read_timeout, std::future::pending(), grace, None)
                 .await
                 .expect("serve");
         });
