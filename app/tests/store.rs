@@ -22,6 +22,7 @@ fn short_policy() -> SessionPolicy {
         known_device_retention_ms: 30 * DAY,
         max_active: 100,
         activity_write_interval_ms: MINUTE,
+        bound_cookie_ms: 10 * MINUTE,
     }
 }
 

@@ -31,6 +31,7 @@ impl EventKind {
             EventKind::AccountSecured => "Account secured",
             EventKind::EndedByAdmin => "Ended by the administrator",
             EventKind::SessionRenamed => "Session renamed",
+            EventKind::DeviceCheckFailed => "Device check failed",
             EventKind::Other => "Other activity",
         }
     }
@@ -88,7 +89,7 @@ impl ActivityFilter {
         match self {
             ActivityFilter::All => None,
             ActivityFilter::Logins => Some(&[AccountCreated, LoginSucceeded, LoggedOut]),
-            ActivityFilter::Failed => Some(&[LoginFailed, AttemptsRefused, PasswordReentryFailed]),
+            ActivityFilter::Failed => Some(&[LoginFailed, AttemptsRefused, PasswordReentryFailed, DeviceCheckFailed]),
             ActivityFilter::Ended => Some(&[
                 LoggedOut,
                 SessionEnded,

@@ -130,12 +130,15 @@ pub enum EventKind {
     EndedByAdmin,
     /// The owner renamed a session ("Rename" on Manage Sessions, or the API).
     SessionRenamed,
+    /// A device-bound session's refresh came with a proof that failed: not the device that holds
+    /// the key (a copied cookie), or a stale or reused challenge.
+    DeviceCheckFailed,
     /// A kind this build does not know.
     Other,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::AccountCreated,
         EventKind::LoginSucceeded,
         EventKind::LoginFailed,
@@ -151,6 +154,7 @@ impl EventKind {
         EventKind::AccountSecured,
         EventKind::EndedByAdmin,
         EventKind::SessionRenamed,
+        EventKind::DeviceCheckFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -170,6 +174,7 @@ impl EventKind {
             EventKind::AccountSecured => "account_secured",
             EventKind::EndedByAdmin => "ended_by_admin",
             EventKind::SessionRenamed => "session_renamed",
+            EventKind::DeviceCheckFailed => "device_check_failed",
             EventKind::Other => "other",
         }
     }
@@ -319,6 +324,8 @@ pub struct SessionView {
     pub location: Option<String>,
     pub kind: SessionKind,
     pub auto_login: bool,
+    /// Device-bound (DBSC): its cookies only work on the device that holds its key.
+    pub bound: bool,
     /// Unix time in milliseconds.
     pub created_at: i64,
     /// Unix time in milliseconds.

@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod cookie;
 pub mod csp;
+pub mod dbsc;
 pub mod device;
 pub mod geo;
 pub mod metrics;

@@ -270,3 +270,57 @@ pub fn geo_db_bytes(entries: &[GeoEntry]) -> Vec<u8> {
 pub fn write_geo_db(path: &std::path::Path, entries: &[GeoEntry]) {
     std::fs::write(path, geo_db_bytes(entries)).expect("the test GeoIP database is written");
 }
+
+/// A browser's device-bound-session key (DBSC), as Chromium's software keys do it: a P-256 key
+/// pair that signs proofs the way the browser does.
+pub struct DbscKey {
+    key: ring::signature::EcdsaKeyPair,
+}
+
+impl Default for DbscKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DbscKey {
+    pub fn new() -> Self {
+        use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        DbscKey { key: EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap() }
+    }
+
+    /// The public key, SEC1 uncompressed (65 bytes).
+    pub fn public(&self) -> Vec<u8> {
+        use ring::signature::KeyPair;
+        self.key.public_key().as_ref().to_vec()
+    }
+
+    pub fn jwk(&self) -> serde_json::Value {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let p = self.public();
+        serde_json::json!({ "kty": "EC", "crv": "P-256", "x": b64.encode(&p[1..33]), "y": b64.encode(&p[33..]) })
+    }
+
+    /// A JWS of `header` and `payload`, signed with this key.
+    pub fn sign(&self, header: serde_json::Value, payload: serde_json::Value) -> String {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let input = format!("{}.{}", b64.encode(header.to_string()), b64.encode(payload.to_string()));
+        let signature = self.key.sign(&ring::rand::SystemRandom::new(), input.as_bytes()).unwrap();
+        format!("{input}.{}", b64.encode(signature.as_ref()))
+    }
+
+    /// The proof of a registration: the key in the header, the challenge as `jti`.
+    pub fn registration(&self, challenge: &str) -> String {
+        let header = serde_json::json!({ "alg": "ES256", "typ": "dbsc+jwt", "jwk": self.jwk() });
+        self.sign(header, serde_json::json!({ "jti": challenge }))
+    }
+
+    /// The proof of a refresh: no key, the challenge as `jti`.
+    pub fn refresh(&self, challenge: &str) -> String {
+        self.sign(serde_json::json!({ "alg": "ES256", "typ": "dbsc+jwt" }), serde_json::json!({ "jti": challenge }))
+    }
+}

@@ -315,7 +315,7 @@ impl AuthService {
 
     /// A bulk change whose acting session ended meanwhile applies nothing; say so.
     pub(super) async fn ensure_still_active(&self, token: &str) -> Result<(), AppError> {
-        match self.authenticate(token, false).await? {
+        match self.resolve_unbound(token).await? {
             Resolved::Active(_) => Ok(()),
             Resolved::Ended(reason) => Err(AppError::SessionEnded { reason }),
             Resolved::None => Err(AppError::Unauthorized),

@@ -225,6 +225,7 @@ impl AuthService {
                 user_agent: String::new(),
                 ip: message.ip,
                 location: message.location,
+                bound: false,
                 kind: SessionKind::Browser,
                 auto_login: false,
                 created_at: message.at,

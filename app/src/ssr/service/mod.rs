@@ -15,6 +15,7 @@ use crate::model::{
 
 mod admin;
 mod auth;
+mod bound;
 mod centre;
 mod policy;
 mod refusals;
@@ -23,6 +24,7 @@ mod throttle;
 mod validate;
 
 pub use admin::{AdminAccount, AdminEnded, AdminTarget, ADMIN_EVENTS_SHOWN};
+pub use bound::{BindError, Bound, RefreshStep};
 pub use centre::SecureAccount;
 pub use policy::{Rule, SessionPolicy, ThrottleKind, ThrottlePolicy};
 pub use refusals::RefusalLog;

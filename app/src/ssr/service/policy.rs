@@ -24,6 +24,9 @@ pub struct SessionPolicy {
     pub max_active: i64,
     /// "Last active" is written at most this often per session, so requests do not become writes.
     pub activity_write_interval_ms: i64,
+    /// How long a device-bound session's short cookie (`postern_bound`) lasts before the browser
+    /// must prove again that it holds the key: the window in which a copied cookie still works.
+    pub bound_cookie_ms: i64,
 }
 
 impl Default for SessionPolicy {
@@ -37,6 +40,7 @@ impl Default for SessionPolicy {
             known_device_retention_ms: 365 * DAY,
             max_active: 100,
             activity_write_interval_ms: MINUTE,
+            bound_cookie_ms: 10 * MINUTE,
         }
     }
 }

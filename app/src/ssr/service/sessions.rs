@@ -5,8 +5,33 @@ use crate::ssr::store::SessionRow;
 
 impl AuthService {
     /// What `token` stands for now. `activity` says whether this request counts as the person
-    /// using the session (page loads and actions do; the status poll does not).
+    /// using the session (page loads and actions do; the status poll does not). A device-bound
+    /// session needs its short cookie too: this is the bearer API's way in, which has none, so a
+    /// bound session's token is no bearer token (see [`AuthService::authenticate_browser`]).
     pub async fn authenticate(&self, token: &str, activity: bool) -> Result<Resolved, AppError> {
+        self.authenticate_browser(token, None, activity).await
+    }
+
+    /// [`AuthService::authenticate`] for a browser's cookies: the session token and, for a
+    /// device-bound session, the short-lived `postern_bound` cookie. A bound session without a
+    /// valid one is not logged in (its browser refreshes the cookie before it sends a request; a
+    /// copied cookie cannot).
+    pub async fn authenticate_browser(
+        &self,
+        token: &str,
+        bound_cookie: Option<&str>,
+        activity: bool,
+    ) -> Result<Resolved, AppError> {
+        self.resolve(token, Binding::Required(bound_cookie), activity).await
+    }
+
+    /// What `token` stands for, whatever its binding: for the service's own checks after a change
+    /// it made (the request itself was authenticated before).
+    pub(super) async fn resolve_unbound(&self, token: &str) -> Result<Resolved, AppError> {
+        self.resolve(token, Binding::Ignored, false).await
+    }
+
+    async fn resolve(&self, token: &str, binding: Binding<'_>, activity: bool) -> Result<Resolved, AppError> {
         if !token::looks_like_token(token) {
             return Ok(Resolved::None);
         }
@@ -22,6 +47,13 @@ impl AuthService {
         if let Some(expired_at) = expired_at(row.expires_at, row.idle_expires_at, now) {
             self.store.mark_expired(row.account_id, &row.id, expired_at).await?;
             return Ok(Resolved::Ended(EndReason::Expired));
+        }
+        if let (Some(expected), Binding::Required(bound_cookie)) = (&row.bound_cookie_hash, binding) {
+            let valid = bound_cookie.is_some_and(|c| token::hash_token(c) == *expected)
+                && row.bound_cookie_expires_at.is_some_and(|until| now < until);
+            if !valid {
+                return Ok(Resolved::None);
+            }
         }
         let stale_before = now - self.policy.activity_write_interval_ms;
         if activity && row.last_active_at <= stale_before {
@@ -191,6 +223,14 @@ impl AuthService {
     }
 }
 
+/// Whether a device-bound session's short cookie is asked for.
+#[derive(Clone, Copy)]
+enum Binding<'a> {
+    /// A request: the cookie it came with, if any.
+    Required(Option<&'a str>),
+    Ignored,
+}
+
 /// A session as listed; `current` is the session that asks (none for an operator).
 pub(super) fn session_view(r: SessionRow, current: Option<&SessionId>) -> SessionView {
     let parsed = device::describe(r.kind, r.device_name.as_deref(), &r.user_agent);
@@ -203,6 +243,7 @@ pub(super) fn session_view(r: SessionRow, current: Option<&SessionId>) -> Sessio
         user_agent: r.user_agent,
         ip: r.ip,
         location: r.location,
+        bound: r.bound,
         kind: r.kind,
         auto_login: r.auto_login,
         created_at: r.created_at,

@@ -293,6 +293,11 @@ impl Store {
                 .bind(throttle_stale_at)
                 .execute(&mut *tx)
                 .await?;
+            // Challenges nobody answered in time (see `bound.rs`).
+            sqlx::query("DELETE FROM dbsc_challenges WHERE created_at <= $1")
+                .bind(now - super::bound::CHALLENGE_LIFETIME_MS)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             self.announce(ran_out);
             crate::ssr::metrics::sessions_ended(EndReason::Expired, expired);

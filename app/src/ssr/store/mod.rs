@@ -375,6 +375,7 @@ impl Store {
 }
 
 mod accounts;
+pub(crate) mod bound;
 mod ending;
 mod events;
 mod feed;
@@ -391,6 +392,7 @@ mod throttle;
 
 pub use crate::model::EventKind;
 pub use accounts::AccountRow;
+pub use bound::{BindOutcome, BoundCookie, BoundRow, CHALLENGE_LIFETIME_MS};
 pub use ending::{BulkEnd, Demotion, EndOutcome, EndedRow, Keep, Purge};
 pub use events::{ActivityRow, Event, EventRow};
 pub use feed::{FeedState, CHANNEL as FEED_CHANNEL, LISTENER_NAME as FEED_LISTENER_NAME};

@@ -27,6 +27,10 @@ pub struct AuthRow {
     pub name: String,
     pub sessions_version: i64,
     pub unread_messages: i64,
+    /// Device-bound (DBSC): the hash of the short-lived cookie the session needs, and until when
+    /// it counts; both `None` for a session that is not bound.
+    pub bound_cookie_hash: Option<Vec<u8>>,
+    pub bound_cookie_expires_at: Option<i64>,
 }
 
 /// What an open event stream watches of its session, read again each time it is woken.
@@ -58,6 +62,8 @@ pub struct SessionRow {
     pub custom_name: Option<String>,
     /// Where it logged in from, if the GeoIP database knew.
     pub location: Option<String>,
+    /// Device-bound (DBSC): its cookies only work on the device that holds its key.
+    pub bound: bool,
 }
 
 /// A session about to be created.
@@ -201,7 +207,7 @@ impl Store {
     pub async fn session_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<AuthRow>> {
         const SQL: &str = "SELECT s.id, s.account_id, s.kind, s.auto_login, s.last_active_at, s.idle_expires_at,
                                   s.expires_at, s.ended_at, s.end_reason, a.email, a.name, a.sessions_version,
-                                  a.unread_messages
+                                  a.unread_messages, s.bound_cookie_hash, s.bound_cookie_expires_at
                            FROM sessions s JOIN accounts a ON a.id = s.account_id
                            WHERE s.token_hash = $1";
         if let Some(reader) = &self.reader {
@@ -223,6 +229,8 @@ impl Store {
                             name: r.get(10)?,
                             sessions_version: r.get(11)?,
                             unread_messages: r.get(12)?,
+                            bound_cookie_hash: r.get(13)?,
+                            bound_cookie_expires_at: r.get(14)?,
                         })
                     })
                     .optional()
@@ -294,7 +302,7 @@ impl Store {
 
     /// One session of the account, active or ended; another account's is `None`.
     pub async fn session_of_account(&self, account_id: AccountId, id: &SessionId) -> Result<Option<SessionRow>> {
-        const SQL: &str = "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at, custom_name, location
+        const SQL: &str = "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at, custom_name, location, bound_key IS NOT NULL AS bound
                            FROM sessions WHERE account_id = $1 AND id = $2";
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(id).fetch_optional(pool).await?))
     }
@@ -310,7 +318,7 @@ impl Store {
     /// The account's active sessions, most recently active first.
     pub async fn active_sessions(&self, account_id: AccountId, now: i64) -> Result<Vec<SessionRow>> {
         const SQL: &str = concat!(
-            "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at, custom_name, location
+            "SELECT id, kind, auto_login, device_name, ip, user_agent, created_at, last_active_at, custom_name, location, bound_key IS NOT NULL AS bound
              FROM sessions WHERE account_id = $1 AND ",
             active_at!("$2"),
             " ORDER BY last_active_at DESC, created_at DESC"
@@ -330,6 +338,7 @@ impl Store {
                             last_active_at: r.get(7)?,
                             custom_name: r.get(8)?,
                             location: r.get(9)?,
+                            bound: r.get(10)?,
                         })
                     })?
                     .collect()
