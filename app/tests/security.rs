@@ -114,7 +114,7 @@ mod typed_domain {
             // A newer instance wrote a reason this one has never heard of.
             svc.store.execute_raw("UPDATE sessions SET ended_at = 1, end_reason = 'quantum_eviction'").await.unwrap();
             assert_eq!(peek(&svc, &web.token).await, app::ssr::Resolved::Ended(EndReason::Other));
-            let status = svc.status(Some(&web.token)).await.unwrap();
+            let status = svc.status(Some(&web.token), None).await.unwrap();
             assert_eq!(serde_json::to_value(&status).unwrap(), serde_json::json!({ "state": "ended", "reason": "other" }));
         }
     }

@@ -204,7 +204,7 @@ backend_tests! {
         let me = current(&svc, &web.token).await;
         svc.end_session(&me, &client("203.0.113.1"), &phone.session_id).await.unwrap();
         assert_eq!(svc.authenticate(&phone.token, true).await.unwrap(), Resolved::Ended(EndReason::EndedByUser));
-        assert_eq!(svc.status(Some(&phone.token)).await.unwrap(), SessionStatus::Ended { reason: EndReason::EndedByUser });
+        assert_eq!(svc.status(Some(&phone.token), None).await.unwrap(), SessionStatus::Ended { reason: EndReason::EndedByUser });
         assert_eq!(
             peek(&svc, &phone.token).await.require().unwrap_err(),
             AppError::SessionEnded { reason: EndReason::EndedByUser }
@@ -323,7 +323,7 @@ backend_tests! {
             }
             assert_eq!(peek(&svc, token).await, Resolved::None, "{token:?}");
         }
-        assert_eq!(svc.status(None).await.unwrap(), SessionStatus::None);
+        assert_eq!(svc.status(None, None).await.unwrap(), SessionStatus::None);
     }
 
     // ---- expiry --------------------------------------------------------------------------------
@@ -366,7 +366,7 @@ backend_tests! {
         while t + 5 * SECOND < T0 + policy.idle_ms {
             t += 5 * SECOND;
             clock.set_ms(t);
-            assert!(matches!(svc.status(Some(&web.token)).await.unwrap(), SessionStatus::Active { .. }));
+            assert!(matches!(svc.status(Some(&web.token), None).await.unwrap(), SessionStatus::Active { .. }));
             if (t - T0) % (2 * MINUTE) == 0 {
                 current(&svc, &web.token).await;
             }
@@ -374,7 +374,7 @@ backend_tests! {
         let list = svc.list_sessions(&current(&svc, &web.token).await).await.unwrap();
         assert_eq!(list[0].last_active_at, T0, "polling is not activity");
         clock.set_ms(T0 + policy.idle_ms);
-        assert_eq!(svc.status(Some(&web.token)).await.unwrap(), SessionStatus::Ended { reason: EndReason::Expired });
+        assert_eq!(svc.status(Some(&web.token), None).await.unwrap(), SessionStatus::Ended { reason: EndReason::Expired });
     }
 
     async fn activity_moves_the_idle_deadline(db) {
@@ -693,17 +693,17 @@ backend_tests! {
             SessionStatus::Active { sessions_version } => sessions_version,
             other => panic!("not active: {other:?}"),
         };
-        let v1 = version(svc.status(Some(&web.token)).await.unwrap());
-        assert_eq!(version(svc.status(Some(&web.token)).await.unwrap()), v1, "polling changes nothing");
+        let v1 = version(svc.status(Some(&web.token), None).await.unwrap());
+        assert_eq!(version(svc.status(Some(&web.token), None).await.unwrap()), v1, "polling changes nothing");
         let phone = log_in_app(&svc, "ada@example.com", "Pixel 8").await;
-        let v2 = version(svc.status(Some(&web.token)).await.unwrap());
+        let v2 = version(svc.status(Some(&web.token), None).await.unwrap());
         assert!(v2 > v1);
         svc.end_session(&current(&svc, &web.token).await, &client("203.0.113.1"), &phone.session_id).await.unwrap();
-        let v3 = version(svc.status(Some(&web.token)).await.unwrap());
+        let v3 = version(svc.status(Some(&web.token), None).await.unwrap());
         assert!(v3 > v2);
         // Another account's logins do not disturb this one.
         sign_up(&svc, "Bob", "bob@example.com").await;
-        assert_eq!(version(svc.status(Some(&web.token)).await.unwrap()), v3);
+        assert_eq!(version(svc.status(Some(&web.token), None).await.unwrap()), v3);
     }
 
     async fn security_events_are_recorded_without_passwords_or_tokens(db) {

@@ -174,6 +174,8 @@ pub struct ApiSession {
     #[schema(schema_with = openapi::session_kind)]
     kind: SessionKind,
     auto_login: bool,
+    /// Device-bound (DBSC): its cookies only work on the device that holds its key.
+    bound: bool,
     #[schema(format = DateTime, example = "2026-12-01T09:30:00Z")]
     created_at: String,
     #[schema(format = DateTime, example = "2026-12-01T09:30:00Z")]
@@ -192,6 +194,7 @@ impl From<SessionView> for ApiSession {
             location: s.location,
             kind: s.kind,
             auto_login: s.auto_login,
+            bound: s.bound,
             created_at: iso_utc(s.created_at),
             last_active_at: iso_utc(s.last_active_at),
             current: s.current,
@@ -398,7 +401,8 @@ pub async fn messages(State(state): State<AppState>, caller: Bearer) -> Result<J
 /// The page poll: always 200 with the session's state, never counted as activity.
 pub async fn status(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let token = state.ctx.cookie.token_in(&headers);
-    match state.ctx.auth.status(token.as_deref()).await {
+    let bound = state.ctx.cookie.bound_in(&headers);
+    match state.ctx.auth.status(token.as_deref(), bound.as_deref()).await {
         Ok(status) => no_store(Json(status)),
         // Not a logout: the page keeps polling and says nothing.
         Err(err) => ApiError(err).into_response(),

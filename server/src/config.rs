@@ -110,6 +110,11 @@ pub struct Config {
     #[arg(long, env = "POSTERN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Device-bound sessions: seconds a bound session's short cookie lasts before the browser
+    /// proves again that it holds the session's key. A copied cookie works at most this long.
+    #[arg(long, env = "POSTERN_BOUND_COOKIE_SECS", default_value_t = 600)]
+    pub bound_cookie_secs: i64,
+
     /// Serve HTTPS with this PEM certificate chain (and `--tls-key`), with rustls; without it the
     /// server speaks plain HTTP (behind a proxy that terminates TLS). Device-bound sessions need
     /// HTTPS, one way or the other.
@@ -188,6 +193,7 @@ impl Config {
             retention_ms: self.retention_days * 24 * 60 * MINUTE,
             known_device_retention_ms: self.known_device_days * 24 * 60 * MINUTE,
             max_active: self.max_sessions,
+            bound_cookie_ms: self.bound_cookie_secs.max(1) * 1000,
             ..Default::default()
         }
     }

@@ -37,8 +37,9 @@ pub async fn page_events(State(state): State<AppState>, headers: HeaderMap) -> R
         return ApiError(AppError::Forbidden).into_response();
     }
     let token = state.ctx.cookie.token_in(&headers);
+    let bound = state.ctx.cookie.bound_in(&headers);
     let resolved = match token {
-        Some(token) => state.ctx.auth.authenticate(&token, false).await,
+        Some(token) => state.ctx.auth.authenticate_browser(&token, bound.as_deref(), false).await,
         None => Ok(Resolved::None),
     };
     match resolved {

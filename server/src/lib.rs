@@ -7,6 +7,7 @@ pub mod activity_csv;
 pub mod admin;
 pub mod api;
 pub mod config;
+pub mod dbsc;
 pub mod error;
 pub mod events;
 pub mod metrics;
@@ -119,6 +120,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos_options.clone()),
         )
         .merge(api::routes())
+        .merge(dbsc::routes())
         .route(activity_csv::ACTIVITY_CSV_PATH, get(activity_csv::download))
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));

@@ -27,6 +27,7 @@ pub async fn sign_up(name: String, email: String, password: String, repeat_passw
         let login = ctx.auth.sign_up(&name, &email, &password, &repeat_password, &client).await?;
         set_cookie_header(&ctx.cookie.set(&login.token, None));
         keep_device(&ctx, client.device_id.as_deref(), &login.device_id);
+        offer_device_binding(&ctx, &login.session_id).await;
         leptos_axum::redirect("/");
         Ok(())
     })
@@ -52,6 +53,7 @@ pub async fn log_in(email: String, password: String, remember: Option<String>) -
         let max_age = login.auto_login.then_some(login.max_age_secs);
         set_cookie_header(&ctx.cookie.set(&login.token, max_age));
         keep_device(&ctx, client.device_id.as_deref(), &login.device_id);
+        offer_device_binding(&ctx, &login.session_id).await;
         leptos_axum::redirect("/");
         Ok(())
     })

@@ -342,6 +342,11 @@ pub struct SessionList {
     pub ended: Vec<EndedSessionView>,
 }
 
+/// Device-bound sessions (DBSC): where the browser posts its registration proof, and where it
+/// renews the short-lived cookie.
+pub const DBSC_REGISTER_PATH: &str = "/dbsc/register";
+pub const DBSC_REFRESH_PATH: &str = "/dbsc/refresh";
+
 /// Where pages poll their session's status (see [`SessionStatus`]).
 pub const STATUS_PATH: &str = "/api/session/status";
 

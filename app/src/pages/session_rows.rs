@@ -18,6 +18,10 @@ use leptos::server_fn::ServerFn;
 pub const END_PAGE: &str = "/settings/sessions/end";
 pub const RENAME_PAGE: &str = "/settings/sessions/rename";
 
+/// What "Device-bound" means, on hover.
+const BOUND_TOOLTIP: &str =
+    "Its cookies only work on the device that holds its key: a copy of them stops working within minutes.";
+
 /// Whether the page is live (hydrated), and the browser's "now" while it is: until then every
 /// time is the server's UTC text, so that hydration sees the HTML it rendered.
 #[derive(Clone, Copy)]
@@ -163,6 +167,9 @@ fn SessionRow(s: SessionView, ctx: RowCtx) -> impl IntoView {
                 </div>
                 {s.parsed_device.clone().map(|p| view! { <span class="parsed-device">{p}</span> })}
                 {remembered.map(|r| view! { <span class="badge">{r}</span> })}
+                {s.bound.then(|| view! {
+                    <span class="badge bound" title=BOUND_TOOLTIP>"Device-bound"</span>
+                })}
                 {rename_form}
             </td>
             <td role="cell" class="where" data-label="IP address">

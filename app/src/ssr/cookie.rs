@@ -84,6 +84,35 @@ impl CookieSettings {
         cookie_value(header, self.device_name())
     }
 
+    /// The short-lived cookie of a device-bound session (DBSC).
+    pub fn bound_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-postern_bound"
+        } else {
+            "postern_bound"
+        }
+    }
+
+    /// The bound cookie's attributes, byte for byte as in its `Set-Cookie` and in the session
+    /// instructions' `credentials` (Chromium compares them to tell when the cookie is missing).
+    pub fn bound_attributes(&self) -> &'static str {
+        if self.secure {
+            "Path=/; HttpOnly; SameSite=Lax; Secure"
+        } else {
+            "Path=/; HttpOnly; SameSite=Lax"
+        }
+    }
+
+    /// `Set-Cookie` value for a bound session's short-lived cookie.
+    pub fn set_bound(&self, value: &str, max_age_secs: i64) -> String {
+        format!("{}={value}; {}; Max-Age={max_age_secs}", self.bound_name(), self.bound_attributes())
+    }
+
+    /// The bound cookie among a request's headers, if any.
+    pub fn bound_in(&self, headers: &http::HeaderMap) -> Option<String> {
+        cookies(headers).find_map(|h| cookie_value(h, self.bound_name()).map(str::to_owned))
+    }
+
     /// The session token among a request's headers (every `Cookie` header), if any.
     pub fn token_in(&self, headers: &http::HeaderMap) -> Option<String> {
         cookies(headers).find_map(|h| self.token_from_header(h).map(str::to_owned))

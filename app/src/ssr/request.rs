@@ -57,6 +57,23 @@ pub fn keep_device(ctx: &AppContext, sent: Option<&str>, device_id: &str) {
     }
 }
 
+/// After a browser login over HTTPS: offers the browser to bind the new session to a key of its
+/// own (DBSC), with a challenge issued to this session. A browser without DBSC ignores the
+/// header; if the challenge cannot be stored, the login stands without the offer.
+pub async fn offer_device_binding(ctx: &AppContext, session_id: &crate::model::SessionId) {
+    if !ctx.cookie.secure {
+        return;
+    }
+    let challenge = match ctx.auth.new_challenge(session_id).await {
+        Ok(challenge) => challenge,
+        Err(err) => return tracing::warn!(error = %err, "no device-binding offer: the challenge was not stored"),
+    };
+    let offer = format!("(ES256);path=\"{}\";challenge=\"{challenge}\"", crate::model::DBSC_REGISTER_PATH);
+    if let (Some(res), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(&offer)) {
+        res.insert_header(http::HeaderName::from_static("secure-session-registration"), value);
+    }
+}
+
 /// Runs a server function body. On error the response gets the error's HTTP status, except for
 /// plain (no-JavaScript) form posts, which the framework answers with a redirect back.
 pub async fn respond<T>(body: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T, AppError> {

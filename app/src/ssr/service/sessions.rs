@@ -73,10 +73,11 @@ impl AuthService {
         }))
     }
 
-    /// The answer of the status poll. Never counts as activity.
-    pub async fn status(&self, token: Option<&str>) -> Result<SessionStatus, AppError> {
+    /// The answer of the status poll (the browser's cookies: session token and, for a bound
+    /// session, its short cookie). Never counts as activity.
+    pub async fn status(&self, token: Option<&str>, bound_cookie: Option<&str>) -> Result<SessionStatus, AppError> {
         let Some(token) = token else { return Ok(SessionStatus::None) };
-        Ok(match self.authenticate(token, false).await? {
+        Ok(match self.authenticate_browser(token, bound_cookie, false).await? {
             Resolved::Active(s) => SessionStatus::Active { sessions_version: s.sessions_version },
             Resolved::Ended(reason) => SessionStatus::Ended { reason },
             Resolved::None => SessionStatus::None,
