@@ -1,5 +1,8 @@
 import { defineConfig } from "@playwright/test";
 import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 /**
  * Playwright configuration for Postern's end-to-end tests.
@@ -32,6 +35,31 @@ const baseURL = process.env.POSTERN_BASE_URL || `http://127.0.0.1:${port}`;
 // notice that shows within seconds (tests/push.spec.ts reads this variable).
 const pushPort = process.env.POSTERN_E2E_PUSH_PORT;
 process.env.POSTERN_E2E_PUSH_URL ||= `http://127.0.0.1:${pushPort}`;
+// A third one over HTTPS, for device-bound sessions (tests/dbsc.spec.ts): a self-signed
+// certificate made here (scripts/dev-cert.sh), which the "dbsc" project's Chromium trusts by its
+// SPKI hash, and a short cookie of 5 s so that refreshes happen within a test.
+process.env.POSTERN_E2E_TLS_PORT ||= freePort();
+process.env.POSTERN_E2E_CERT_DIR ||= fs.mkdtempSync(path.join(os.tmpdir(), "postern-e2e-cert-"));
+const certDir = process.env.POSTERN_E2E_CERT_DIR;
+if (!fs.existsSync(path.join(certDir, "spki.txt"))) {
+  execFileSync("bash", ["../scripts/dev-cert.sh", certDir], { stdio: ["ignore", "ignore", "inherit"] });
+}
+const spki = fs.readFileSync(path.join(certDir, "spki.txt"), "utf8").trim();
+const tlsPort = process.env.POSTERN_E2E_TLS_PORT;
+process.env.POSTERN_E2E_TLS_URL ||= `https://localhost:${tlsPort}`;
+/** Chromium's device-bound sessions with software keys (no TPM here), without origin trial or quota. */
+const DBSC_FEATURES =
+  "--enable-features=DeviceBoundSessions:RequireOriginTrialTokens/false/RefreshQuota/false/CheckSubdomainRegistration/false," +
+  "EnableBoundSessionCredentialsSoftwareKeysForManualTesting,DeviceBoundSessionsDevTools";
+const TRUST_TEST_CERTIFICATE = `--ignore-certificate-errors-spki-list=${spki}`;
+const chromiumArgs = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
 
 export default defineConfig({
   testDir: "./tests",
@@ -47,16 +75,23 @@ export default defineConfig({
     trace: "off",
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
+      args: chromiumArgs,
     },
   },
+  projects: [
+    { name: "chromium", testIgnore: /dbsc\.spec\.ts$/ },
+    {
+      name: "dbsc",
+      testMatch: /dbsc\.spec\.ts$/,
+      use: {
+        baseURL: process.env.POSTERN_E2E_TLS_URL,
+        launchOptions: {
+          executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+          args: [...chromiumArgs, DBSC_FEATURES, TRUST_TEST_CERTIFICATE],
+        },
+      },
+    },
+  ],
   webServer: [
     {
       command: "bash ../scripts/serve-e2e.sh",
@@ -72,6 +107,22 @@ export default defineConfig({
       // Logs as JSON: scripts/check-logs.sh then checks a JSON log too.
       // And has no GeoIP database: tests/sessions-for-people.spec.ts checks nothing is shown then.
       env: { POSTERN_E2E_PORT: pushPort, POSTERN_POLL_INTERVAL_MS: "60000", POSTERN_LOG_FORMAT: "json", POSTERN_E2E_GEOIP: "0" },
+      reuseExistingServer: !!process.env.POSTERN_REUSE_SERVER,
+      timeout: 120_000,
+      stdout: "pipe",
+    },
+    {
+      command: "bash ../scripts/serve-e2e.sh",
+      url: `${process.env.POSTERN_E2E_TLS_URL}/healthz`,
+      ignoreHTTPSErrors: true,
+      env: {
+        POSTERN_E2E_PORT: tlsPort,
+        POSTERN_E2E_PUBLIC_URL: process.env.POSTERN_E2E_TLS_URL,
+        POSTERN_TLS_CERT: path.join(certDir, "cert.pem"),
+        POSTERN_TLS_KEY: path.join(certDir, "key.pem"),
+        POSTERN_BOUND_COOKIE_SECS: "5",
+        POSTERN_E2E_GEOIP: "0",
+      },
       reuseExistingServer: !!process.env.POSTERN_REUSE_SERVER,
       timeout: 120_000,
       stdout: "pipe",

@@ -9,8 +9,9 @@ db_dir=$(mktemp -d /tmp/postern-e2e.XXXXXX)
 export DATABASE_URL="sqlite://$db_dir/postern.db"
 export POSTERN_POLL_INTERVAL_MS="${POSTERN_POLL_INTERVAL_MS:-1000}"
 export POSTERN_LISTEN="127.0.0.1:$port"
-# The origin the cross-site checks compare against must be the one the browser uses.
-export POSTERN_PUBLIC_URL="http://127.0.0.1:$port"
+# The origin the cross-site checks compare against must be the one the browser uses
+# (https://localhost:PORT for the HTTPS server of the device-bound-session tests).
+export POSTERN_PUBLIC_URL="${POSTERN_E2E_PUBLIC_URL:-http://127.0.0.1:$port}"
 # Every test signs up its own users, all from 127.0.0.1: a test server may raise the sign-up
 # limit (nothing exempts loopback in the server itself).
 export POSTERN_SIGNUP_LIMIT_PER_HOUR="${POSTERN_SIGNUP_LIMIT_PER_HOUR:-100000}"

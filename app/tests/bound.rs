@@ -105,6 +105,22 @@ backend_tests! {
         let renewed = svc.refresh_binding(&login.session_id, &device.refresh(&c), &client("203.0.113.1")).await.unwrap().unwrap();
         assert!(active(&svc.authenticate_browser(&login.token, Some(&renewed.cookie), false).await.unwrap()));
         assert_eq!(svc.authenticate_browser(&login.token, Some(&first.cookie), false).await.unwrap(), Resolved::None);
+        // Refreshed ahead of time: requests still on their way with the cookie it replaced count
+        // until that one's own expiry, never longer; a second refresh forgets it entirely.
+        clock.advance_ms(5 * MINUTE);
+        let RefreshStep::Challenge(c2) = svc.refresh_step(&login.session_id).await.unwrap() else { panic!("a challenge") };
+        let third = svc.refresh_binding(&login.session_id, &device.refresh(&c2), &client("203.0.113.1")).await.unwrap().unwrap();
+        assert!(active(&svc.authenticate_browser(&login.token, Some(&renewed.cookie), false).await.unwrap()));
+        assert!(active(&svc.authenticate_browser(&login.token, Some(&third.cookie), false).await.unwrap()));
+        clock.advance_ms(5 * MINUTE);
+        assert_eq!(svc.authenticate_browser(&login.token, Some(&renewed.cookie), false).await.unwrap(), Resolved::None);
+        assert!(active(&svc.authenticate_browser(&login.token, Some(&third.cookie), false).await.unwrap()));
+        let RefreshStep::Challenge(c3) = svc.refresh_step(&login.session_id).await.unwrap() else { panic!("a challenge") };
+        let fourth = svc.refresh_binding(&login.session_id, &device.refresh(&c3), &client("203.0.113.1")).await.unwrap().unwrap();
+        assert!(active(&svc.authenticate_browser(&login.token, Some(&fourth.cookie), false).await.unwrap()));
+        assert_eq!(svc.authenticate_browser(&login.token, Some(&renewed.cookie), false).await.unwrap(), Resolved::None);
+        let renewed = fourth;
+
         // A used challenge cannot be replayed.
         let err = svc.refresh_binding(&login.session_id, &device.refresh(&c), &client("203.0.113.1")).await.unwrap_err();
         assert_eq!(err, BindError::Challenge);

@@ -48,9 +48,13 @@ impl AuthService {
             self.store.mark_expired(row.account_id, &row.id, expired_at).await?;
             return Ok(Resolved::Ended(EndReason::Expired));
         }
-        if let (Some(expected), Binding::Required(bound_cookie)) = (&row.bound_cookie_hash, binding) {
-            let valid = bound_cookie.is_some_and(|c| token::hash_token(c) == *expected)
-                && row.bound_cookie_expires_at.is_some_and(|until| now < until);
+        if let (Some(current), Binding::Required(bound_cookie)) = (&row.bound_cookie_hash, binding) {
+            let sent = bound_cookie.map(token::hash_token);
+            let counts = |hash: Option<&Vec<u8>>, until: Option<i64>| {
+                hash.is_some_and(|h| sent.as_ref() == Some(h)) && until.is_some_and(|until| now < until)
+            };
+            let valid = counts(Some(current), row.bound_cookie_expires_at)
+                || counts(row.bound_previous_hash.as_ref(), row.bound_previous_expires_at);
             if !valid {
                 return Ok(Resolved::None);
             }

@@ -126,7 +126,8 @@ impl Store {
     }
 
     /// Refresh: consumes the challenge and gives the bound, active session a new short-lived
-    /// cookie.
+    /// cookie. The one it replaces keeps counting until its own expiry (requests sent with it
+    /// may still be on their way), never longer.
     pub async fn refresh_bound_cookie(
         &self,
         session_id: &SessionId,
@@ -135,7 +136,9 @@ impl Store {
         now: i64,
     ) -> Result<BindOutcome> {
         const REFRESH: &str = concat!(
-            "UPDATE sessions SET bound_cookie_hash = $2, bound_cookie_expires_at = $3
+            "UPDATE sessions SET bound_previous_hash = bound_cookie_hash,
+                                 bound_previous_expires_at = bound_cookie_expires_at,
+                                 bound_cookie_hash = $2, bound_cookie_expires_at = $3
              WHERE id = $1 AND bound_key IS NOT NULL AND ",
             active_at!("$4")
         );

@@ -31,6 +31,9 @@ pub struct AuthRow {
     /// it counts; both `None` for a session that is not bound.
     pub bound_cookie_hash: Option<Vec<u8>>,
     pub bound_cookie_expires_at: Option<i64>,
+    /// The cookie the last refresh replaced, until its own expiry.
+    pub bound_previous_hash: Option<Vec<u8>>,
+    pub bound_previous_expires_at: Option<i64>,
 }
 
 /// What an open event stream watches of its session, read again each time it is woken.
@@ -207,7 +210,8 @@ impl Store {
     pub async fn session_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<AuthRow>> {
         const SQL: &str = "SELECT s.id, s.account_id, s.kind, s.auto_login, s.last_active_at, s.idle_expires_at,
                                   s.expires_at, s.ended_at, s.end_reason, a.email, a.name, a.sessions_version,
-                                  a.unread_messages, s.bound_cookie_hash, s.bound_cookie_expires_at
+                                  a.unread_messages, s.bound_cookie_hash, s.bound_cookie_expires_at,
+                                  s.bound_previous_hash, s.bound_previous_expires_at
                            FROM sessions s JOIN accounts a ON a.id = s.account_id
                            WHERE s.token_hash = $1";
         if let Some(reader) = &self.reader {
@@ -231,6 +235,8 @@ impl Store {
                             unread_messages: r.get(12)?,
                             bound_cookie_hash: r.get(13)?,
                             bound_cookie_expires_at: r.get(14)?,
+                            bound_previous_hash: r.get(15)?,
+                            bound_previous_expires_at: r.get(16)?,
                         })
                     })
                     .optional()
