@@ -5,7 +5,8 @@ use crate::error::ApiError;
 use crate::middleware::client_info;
 use crate::openapi::{
     self, BadRequest, BearerRefused, Conflict, EndSessionsBadRequest, Internal, LoginBadRequest, LoginRefused,
-    NotFound, PayloadTooLarge, RequestTimeout, TooManyAttempts, Unavailable, Unprocessable, UnsupportedMediaType,
+    NotFound, PayloadTooLarge, RenameBadRequest, RequestTimeout, TooManyAttempts, Unavailable, Unprocessable,
+    UnsupportedMediaType,
 };
 use crate::AppState;
 use app::model::{AppError, SessionId, SessionKind, SessionStatus, SessionView};
@@ -289,9 +290,7 @@ pub async fn end_session(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({ "device_name": "Work laptop" }))]
 pub struct RenameBody {
-    /// At most 64 characters, without control or bidirectional-override characters; trimmed.
-    /// Empty gives the session back the device parsed from its user agent.
-    #[schema(max_length = 64)]
+    #[schema(schema_with = openapi::new_device_name)]
     device_name: String,
 }
 
@@ -303,7 +302,7 @@ pub struct RenameBody {
     params(("id" = String, Path, pattern = "^[A-Za-z0-9_-]{22}$",
         description = "A session's `id` from the session list. Any other value is answered 404.")),
     responses((status = 204, description = "Renamed."),
-              (status = 400, response = BadRequest), (status = 401, response = BearerRefused),
+              (status = 400, response = RenameBadRequest), (status = 401, response = BearerRefused),
               (status = 404, response = NotFound), (status = 408, response = RequestTimeout),
               (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
               (status = 422, response = Unprocessable), (status = 500, response = Internal),

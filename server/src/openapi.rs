@@ -35,7 +35,7 @@ refused as invalid (400, 422); every status an operation answers is listed with 
     info(title = "Postern mail-app API", description = DESCRIPTION),
     paths(api::login, api::logout, api::me, api::sessions, api::end_session, api::rename_session, api::terminate_all, api::messages, crate::events::app_events),
     components(responses(
-        BadRequest, LoginBadRequest, EndSessionsBadRequest, LoginRefused, BearerRefused, NotFound, Conflict, RequestTimeout,
+        BadRequest, LoginBadRequest, RenameBadRequest, EndSessionsBadRequest, LoginRefused, BearerRefused, NotFound, Conflict, RequestTimeout,
         PayloadTooLarge, UnsupportedMediaType, Unprocessable, TooManyAttempts, Internal, Unavailable
     )),
     modifiers(&Shapes)
@@ -134,6 +134,18 @@ pub fn device_name() -> Object {
         .build()
 }
 
+/// A session's new name (`PATCH /api/v1/sessions/{id}`): the same rule as the login's
+/// `device_name`, except that empty (or only white space) is allowed and means "the parsed device
+/// again".
+pub fn new_device_name() -> Object {
+    let x = DEVICE_NAME_EXCLUDED;
+    string()
+        .description(Some("The name to show instead of the parsed device (\"Work laptop\"). Trimmed and NFC-normalised by the server; no control characters, no invisible formatting characters (bidirectional controls, zero-width characters). Empty, or only white space: the session goes back to the device parsed from its user agent."))
+        .max_length(Some(app::model::limits::DEVICE_NAME_MAX))
+        .pattern(Some(format!("^(\\s*|[^{x}]*[^\\s{x}][^{x}]*)$")))
+        .build()
+}
+
 fn no_store() -> Header {
     HeaderBuilder::new()
         .schema(string().enum_values(Some(["no-store"])))
@@ -224,6 +236,8 @@ error_responses! {
     BadRequest: "The request could not be read: its body broke off, or a path parameter is not UTF-8.",
         [code("bad_request")], [];
     LoginBadRequest: "A field the server refused (`validation`, with `field`), malformed JSON or a body that could not be read (`bad_request`).",
+        [Code { code: "validation", extra: &[("field", Extra::Field(&["device_name"]))] }, code("bad_request")], [];
+    RenameBadRequest: "A name the server refused (`validation`, with `field`), malformed JSON or a body that could not be read (`bad_request`).",
         [Code { code: "validation", extra: &[("field", Extra::Field(&["device_name"]))] }, code("bad_request")], [];
     EndSessionsBadRequest: "`except` other than `current` (`validation`, with `field`), or a request that could not be read (`bad_request`).",
         [Code { code: "validation", extra: &[("field", Extra::Field(&["except"]))] }, code("bad_request")], [];

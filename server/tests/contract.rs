@@ -765,7 +765,7 @@ backend_tests! {
         let credentials = fixture(&server, &doc).await;
         let mut failures = Vec::new();
         let ops = doc.operations();
-        assert_eq!(ops.len(), 8, "every operation of the API is in the document");
+        assert_eq!(ops.len(), 9, "every operation of the API is in the document");
         for op in &ops {
             let mut seen = BTreeSet::new();
             let cases = cases(&doc, op);

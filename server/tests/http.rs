@@ -316,7 +316,21 @@ backend_tests! {
         assert_eq!(list[1]["id"], app.session_id().await);
         assert_eq!(
             keys(&list[0]),
-            ["auto_login", "created_at", "current", "device", "id", "ip", "kind", "last_active_at", "user_agent"]
+            [
+                "auto_login",
+                "bound",
+                "created_at",
+                "current",
+                "device",
+                "device_type",
+                "id",
+                "ip",
+                "kind",
+                "last_active_at",
+                "location",
+                "parsed_device",
+                "user_agent"
+            ]
         );
     }
 
@@ -582,7 +596,22 @@ backend_tests! {
         let list = list.as_array().unwrap();
         assert_eq!(list.len(), 2);
         let me = &list[0];
-        assert_eq!(keys(me), ["auto_login", "created_at", "current", "device", "id", "ip", "kind", "last_active_at"]);
+        assert_eq!(
+            keys(me),
+            [
+                "auto_login",
+                "bound",
+                "created_at",
+                "current",
+                "device",
+                "id",
+                "ip",
+                "kind",
+                "last_active_at",
+                "location",
+                "parsed_device"
+            ]
+        );
         assert_eq!(me["id"], app.session_id().await);
         assert_eq!(me["device"], "Mail app on Pixel 8");
         assert_eq!(me["ip"], "127.0.0.1");

@@ -829,7 +829,10 @@ backend_tests! {
         let list = session_list(&mut ada).await;
         assert!(!list["sessions"].as_array().unwrap().iter().any(|s| s["id"] == b_id.as_str()), "not active any more");
         let logged_out = ended_entry(&list, &b_id);
-        assert_eq!(keys(logged_out), ["device", "ended_at", "ended_by_device", "id", "ip", "kind", "reason", "user_agent"]);
+        assert_eq!(
+            keys(logged_out),
+            ["device", "ended_at", "ended_by_device", "id", "ip", "kind", "location", "reason", "user_agent"]
+        );
         assert_eq!(logged_out["reason"], "logged_out");
         assert_eq!(logged_out["ended_at"], T0 + 5 * MINUTE);
         assert_eq!(logged_out["device"], "Chrome on Linux");
