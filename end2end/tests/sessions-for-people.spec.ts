@@ -166,6 +166,8 @@ test.describe("Manage Sessions for people", () => {
       await expect(renamed.locator(".device")).toHaveText("Work laptop");
       await expect(renamed.locator(".parsed-device")).toHaveText("Firefox on Windows");
       await expect(renamed.getByLabel("Device name")).toHaveCount(0);
+      // The reader is back where they started: on the session's "Rename" button.
+      await expect(renamed.getByRole("button", { name: "Rename", exact: true })).toBeFocused();
     });
 
     await test.step("the current session can be renamed too", async () => {
@@ -180,6 +182,7 @@ test.describe("Manage Sessions for people", () => {
         await expect(row.getByRole("alert")).toBeVisible();
         await expect(field).toBeVisible();
         await row.getByRole("button", { name: "Cancel", exact: true }).click();
+        await expect(row.getByRole("button", { name: "Rename", exact: true })).toBeFocused();
         await sessions.goto();
         await expect(sessions.row("Work laptop").locator(".device")).toHaveText("Work laptop");
       }

@@ -37,8 +37,9 @@ pub struct RowCtx {
     /// The session whose "Device name" field is open.
     pub renaming: RwSignal<Option<SessionId>>,
     pub clock: LiveClock,
-    /// Runs after a rename was saved: the list is read again.
-    pub renamed: Callback<()>,
+    /// Runs after a rename of this session was saved: the list is read again (and focus goes
+    /// back to the session's "Rename" button).
+    pub renamed: Callback<SessionId>,
 }
 
 /// A time: UTC text from the server; once live, the reader's own time zone and locale, and for
@@ -184,7 +185,7 @@ fn SessionRow(s: SessionView, ctx: RowCtx) -> impl IntoView {
                     <form method="get" action=RENAME_PAGE on:submit=ask_rename>
                         <input type="hidden" name="id" value=s.id.to_string()/>
                         <button type="submit" class="button secondary compact" title=format!("Rename {}", s.device)
-                            aria-expanded=move || editing().to_string()>
+                            data-rename=s.id.to_string() aria-expanded=move || editing().to_string()>
                             "Rename"
                         </button>
                     </form>
@@ -208,12 +209,16 @@ fn RenameInline(id: SessionId, name: String, ctx: RowCtx) -> impl IntoView {
             field.select();
         }
     });
+    #[cfg(feature = "hydrate")]
+    let id_saved = id.clone();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        let id_saved = id_saved.clone();
         #[cfg(feature = "hydrate")]
         crate::client::submit(ev, pending, move |result| match result {
             Ok(()) => {
                 ctx.renaming.set(None);
-                ctx.renamed.run(());
+                ctx.renamed.run(id_saved.clone());
             }
             Err(err) => error.set(Some(err)),
         });
@@ -221,6 +226,8 @@ fn RenameInline(id: SessionId, name: String, ctx: RowCtx) -> impl IntoView {
         let _ = ev;
     };
     let field_id = format!("rename-{}", id.as_str());
+    #[cfg(feature = "hydrate")]
+    let id_cancel = id.clone();
     view! {
         <form class="rename-form stack" action=RenameSession::PATH method="post" novalidate=true on:submit=on_submit>
             <FormError error/>
@@ -228,11 +235,27 @@ fn RenameInline(id: SessionId, name: String, ctx: RowCtx) -> impl IntoView {
             <DeviceNameField field_id value=name input/>
             <div class="row">
                 <button type="submit" class="button primary compact" disabled=move || pending.get()>"Save"</button>
-                <button type="button" class="button secondary compact" on:click=move |_| ctx.renaming.set(None)>
+                <button type="button" class="button secondary compact" on:click=move |_| {
+                    ctx.renaming.set(None);
+                    #[cfg(feature = "hydrate")]
+                    focus_rename_button(&id_cancel);
+                }>
                     "Cancel"
                 </button>
             </div>
         </form>
+    }
+}
+
+/// Focus on the session's "Rename" button, where a closed or saved rename leaves the reader.
+#[cfg(feature = "hydrate")]
+pub fn focus_rename_button(id: &SessionId) {
+    use wasm_bindgen::JsCast;
+    let selector = format!("button[data-rename=\"{}\"]", id.as_str());
+    if let Ok(Some(button)) = document().query_selector(&selector) {
+        if let Ok(button) = button.dyn_into::<web_sys::HtmlElement>() {
+            let _ = button.focus();
+        }
     }
 }
 

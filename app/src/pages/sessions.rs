@@ -105,6 +105,9 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
     let pending = RwSignal::new(None::<Pending>);
     let renaming = RwSignal::new(None::<SessionId>);
     let clock = LiveClock { live: RwSignal::new(false), now: RwSignal::new(0) };
+    // After a rename, the new list's "Rename" button of that session gets the focus back.
+    #[cfg(feature = "hydrate")]
+    let refocus = StoredValue::new(None::<SessionId>);
     #[cfg(feature = "hydrate")]
     let (reload, on_ok) = {
         use crate::client::{call, Answer};
@@ -138,6 +141,9 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
                 };
                 if latest.get_value() == this {
                     shown.set(list);
+                    if let Some(id) = refocus.try_update_value(Option::take).flatten() {
+                        request_animation_frame(move || super::session_rows::focus_rename_button(&id));
+                    }
                 }
             });
         };
@@ -182,7 +188,14 @@ fn SessionsManager(initial: Result<SessionList, AppError>, children: Children) -
     let title =
         Signal::derive(move || pending.with(|p| p.as_ref().map(Pending::title).unwrap_or_default().to_string()));
     let message = Signal::derive(move || pending.with(|p| p.as_ref().map(Pending::message).unwrap_or_default()));
-    let ctx = RowCtx { pending, renaming, clock, renamed: Callback::new(move |_| reload()) };
+    let renamed = Callback::new(move |id: SessionId| {
+        #[cfg(feature = "hydrate")]
+        refocus.set_value(Some(id));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = id;
+        reload();
+    });
+    let ctx = RowCtx { pending, renaming, clock, renamed };
 
     let ask = move |ev: leptos::ev::SubmitEvent, what: Pending| {
         ev.prevent_default();
