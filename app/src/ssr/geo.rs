@@ -35,10 +35,6 @@ impl Locator {
         Ok(Self { reader: Some(Arc::new(reader)) })
     }
 
-    pub fn is_configured(&self) -> bool {
-        self.reader.is_some()
-    }
-
     /// "Berlin, Germany", "Germany" when the database knows only the country, "Local network"
     /// for loopback and private addresses; `None` without a database or an answer.
     pub fn locate(&self, ip: &str) -> Option<String> {

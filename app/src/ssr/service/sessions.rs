@@ -238,11 +238,11 @@ enum Binding<'a> {
 
 /// A session as listed; `current` is the session that asks (none for an operator).
 pub(super) fn session_view(r: SessionRow, current: Option<&SessionId>) -> SessionView {
-    let parsed = device::describe(r.kind, r.device_name.as_deref(), &r.user_agent);
+    let (parsed, device_type) = device::identify(r.kind, r.device_name.as_deref(), &r.user_agent);
     SessionView {
         device: device::named(r.custom_name.as_deref(), parsed.clone()),
         parsed_device: r.custom_name.is_some().then_some(parsed),
-        device_type: device::device_type(r.kind, &r.user_agent),
+        device_type,
         current: Some(&r.id) == current,
         id: r.id,
         user_agent: r.user_agent,
