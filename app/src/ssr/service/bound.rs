@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::ssr::dbsc::{self, ProofError};
-use crate::ssr::store::{BindOutcome, BoundCookie};
+use crate::ssr::store::{BindOutcome, BoundCookie, BoundRow};
 
 /// Why a registration or refresh was refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -73,7 +73,7 @@ impl AuthService {
             .await
             .map_err(AppError::from)?;
         match outcome {
-            BindOutcome::Done => Ok(Bound { session_id, cookie, max_age_secs: self.policy.bound_cookie_ms / 1000 }),
+            BindOutcome::Done => Ok(self.bound(session_id, cookie)),
             BindOutcome::ChallengeRefused => Err(BindError::Challenge),
             BindOutcome::NotBindable => Err(BindError::NotBindable),
         }
@@ -86,12 +86,7 @@ impl AuthService {
             true => self.store.bound_session(session_id).await?,
             false => None,
         };
-        let now = self.now();
-        let live = row.is_some_and(|r| {
-            r.bound_key.is_some()
-                && r.ended_at.is_none()
-                && super::sessions::expired_at(r.expires_at, r.idle_expires_at, now).is_none()
-        });
+        let live = row.is_some_and(|r| live_key(&r, self.now()).is_some());
         Ok(if live { RefreshStep::Challenge(self.new_challenge(session_id).await?) } else { RefreshStep::Terminate })
     }
 
@@ -109,8 +104,7 @@ impl AuthService {
             return Ok(None);
         }
         let Some(row) = self.store.bound_session(session_id).await.map_err(AppError::from)? else { return Ok(None) };
-        let ran_out = super::sessions::expired_at(row.expires_at, row.idle_expires_at, self.now()).is_some();
-        let Some(key) = row.bound_key.filter(|_| row.ended_at.is_none() && !ran_out) else { return Ok(None) };
+        let Some(key) = live_key(&row, self.now()) else { return Ok(None) };
         let refused = |err: BindError| async {
             let event = Event::new(EventKind::DeviceCheckFailed, Some(row.account_id), self.now())
                 .target(session_id)
@@ -119,7 +113,7 @@ impl AuthService {
             self.store.record_event(&event).await.map_err(AppError::from)?;
             Err(err)
         };
-        let proof = match dbsc::verify_refresh(proof, &key) {
+        let proof = match dbsc::verify_refresh(proof, key) {
             Ok(proof) => proof,
             Err(err) => return refused(err.into()).await,
         };
@@ -130,14 +124,14 @@ impl AuthService {
             .await
             .map_err(AppError::from)?;
         match outcome {
-            BindOutcome::Done => Ok(Some(Bound {
-                session_id: session_id.clone(),
-                cookie,
-                max_age_secs: self.policy.bound_cookie_ms / 1000,
-            })),
+            BindOutcome::Done => Ok(Some(self.bound(session_id.clone(), cookie))),
             BindOutcome::ChallengeRefused => refused(BindError::Challenge).await,
             BindOutcome::NotBindable => Ok(None),
         }
+    }
+
+    fn bound(&self, session_id: SessionId, cookie: String) -> Bound {
+        Bound { session_id, cookie, max_age_secs: self.policy.bound_cookie_ms / 1000 }
     }
 
     /// A new short-lived cookie: (value, its hash, until when it counts).
@@ -146,4 +140,11 @@ impl AuthService {
         let hash = token::hash_token(&cookie);
         (cookie, hash, self.now() + self.policy.bound_cookie_ms)
     }
+}
+
+/// The key a session registered, while it is bound and active at `now` (the requests' deadline
+/// rule, `expired_at`).
+fn live_key(row: &BoundRow, now: i64) -> Option<&[u8]> {
+    let ran_out = super::sessions::expired_at(row.expires_at, row.idle_expires_at, now).is_some();
+    row.bound_key.as_deref().filter(|_| row.ended_at.is_none() && !ran_out)
 }

@@ -87,42 +87,35 @@ impl Store {
         const BIND: &str = concat!(
             "UPDATE sessions SET bound_key = $2, bound_at = $3, bound_cookie_hash = $4, bound_cookie_expires_at = $5
              WHERE id = $1 AND bound_key IS NULL AND ",
-            active_at!("$3")
+            active_at!("$3"),
+            " RETURNING account_id"
         );
         let (_turn, begin) = self.begin_write().await;
-        let (outcome, account) = with_pool!(self, |pool| {
+        let account = with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             if !consume_challenge!(tx, session_id, challenge, now) {
                 tx.commit().await?;
                 return Ok(BindOutcome::ChallengeRefused);
             }
-            let account: Option<(AccountId,)> = sqlx::query_as(concat!(
-                "SELECT account_id FROM sessions WHERE id = $1 AND bound_key IS NULL AND ",
-                active_at!("$2")
-            ))
-            .bind(session_id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((account_id,)) = account else {
-                tx.commit().await?;
-                return Ok(BindOutcome::NotBindable);
-            };
-            // The list's "Device-bound" badge appears on the account's other open pages.
-            session_set_changed!(self, tx, account = account_id);
-            sqlx::query(BIND)
+            let bound: Option<(AccountId,)> = sqlx::query_as(BIND)
                 .bind(session_id)
                 .bind(key)
                 .bind(now)
                 .bind(cookie.hash)
                 .bind(cookie.expires_at)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+            let Some((account_id,)) = bound else {
+                tx.commit().await?;
+                return Ok(BindOutcome::NotBindable);
+            };
+            // The list's "Device-bound" badge appears on the account's other open pages.
+            session_set_changed!(self, tx, account = account_id);
             tx.commit().await?;
-            Ok::<_, StoreError>((BindOutcome::Done, account_id))
+            Ok::<_, StoreError>(account_id)
         })?;
         self.announce([account]);
-        Ok(outcome)
+        Ok(BindOutcome::Done)
     }
 
     /// Refresh: consumes the challenge and gives the bound, active session a new short-lived
