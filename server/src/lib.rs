@@ -262,26 +262,20 @@ pub async fn serve_listener(
             req.extensions_mut().insert(ConnectInfo(peer));
             router.clone().oneshot(req.map(axum::body::Body::new))
         });
-        let Some(tls) = tls.clone() else {
-            let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
-            tokio::spawn(async move {
-                if let Err(err) = connection.await {
-                    // A header timeout, a client that went away: nothing to act on.
-                    tracing::debug!(error = %err, "connection ended with an error");
-                }
-            });
-            continue;
-        };
-        // The handshake runs in the connection's own task, bounded like reading a header is, so
+        // A TLS handshake runs in the connection's own task, bounded like reading a header is, so
         // a client that stalls it holds nothing but its socket.
-        let (http, watcher) = (http.clone(), graceful.watcher());
+        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(header_read_timeout, tls.accept(tcp)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(err)) => return tracing::debug!(error = %err, "TLS handshake failed"),
-                Err(_) => return tracing::debug!("TLS handshake timed out"),
+            let served = match tls {
+                None => watcher.watch(http.serve_connection(TokioIo::new(tcp), service)).await,
+                Some(tls) => match tokio::time::timeout(header_read_timeout, tls.accept(tcp)).await {
+                    Ok(Ok(stream)) => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                    Ok(Err(err)) => return tracing::debug!(error = %err, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!("TLS handshake timed out"),
+                },
             };
-            if let Err(err) = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await {
+            if let Err(err) = served {
+                // A header timeout, a client that went away: nothing to act on.
                 tracing::debug!(error = %err, "connection ended with an error");
             }
         });
