@@ -48,6 +48,7 @@ TARGET = ROOT / os.environ.get("CARGO_TARGET_DIR", "target")
 SERVER = TARGET / "release" / "server"
 SEEDER = TARGET / "release" / "examples" / "postern-seed"
 STREAMS = TARGET / "release" / "examples" / "postern-streams"
+BARE = TARGET / "release" / "examples" / "bare-hello"
 # The benchmark runs a private copy: a build finishing meanwhile cannot swap the binary under a
 # run, and nothing that stops processes named "server" stops this one.
 SERVER_COPY_NAME = "postern-bench-server"
@@ -267,7 +268,41 @@ class Server:
             RUNNING.remove(self)
 
 
-RUNNING: list[Server] = []
+class BareHello:
+    """The control: a bare axum hello (`server/examples/bare-hello.rs`), idle while the server is
+    measured and measured alternately with it."""
+
+    def __init__(self, port: int, logfile: Path):
+        self.port = port
+        self.log = open(logfile, "ab")
+        self.proc = subprocess.Popen([str(BARE), f"127.0.0.1:{port}"], stdout=self.log, stderr=self.log,
+                                     start_new_session=True)
+        RUNNING.append(self)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bare-hello exited with {self.proc.returncode}; see {logfile}")
+            try:
+                if request("GET", "/healthz", port=port, timeout=1)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("bare-hello did not answer within 30 s")
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"bare-hello died during the run; its log: {self.log.name}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self in RUNNING:
+            RUNNING.remove(self)
+
+
+RUNNING: list = []
 GENERATORS: list["Streams"] = []
 RUN_DIRS: list[Path] = []
 
@@ -599,14 +634,24 @@ def run_size(backend: str, n: int, opts, workdir: Path) -> dict:
         wrk("poll.lua", "/", opts.port, opts.warmup, args=[str(token_file)])
 
         m = {}
-        # The limit and the poll, alternately, `repeats` times each; the run with the median
-        # rate is reported, with the spread. This machine's speed drifts by ±20% within minutes.
-        hz_runs, poll_runs = [], []
+        # The control (a bare axum hello), the limit and the poll, alternately, `repeats` times
+        # each; the run with the median rate is reported, with the spread. This machine's speed
+        # drifts by ±20% within minutes.
+        bare = BareHello(opts.port + 7, workdir / "bare-hello.log")
+        wrk("plain.lua", "/healthz", bare.port, opts.warmup)
+        bare_runs, hz_runs, poll_runs = [], [], []
         before = touches(db)
         for _ in range(opts.repeats):
+            bare_runs.append(wrk("plain.lua", "/healthz", bare.port, d))
             hz_runs.append(wrk("plain.lua", "/healthz", opts.port, d))
             poll_runs.append(wrk("poll.lua", "/", opts.port, d, args=[str(token_file)]))
-        m["healthz"], m["poll"] = median_run(hz_runs), median_run(poll_runs)
+        bare.stop()
+        m["bare_axum"], m["healthz"], m["poll"] = median_run(bare_runs), median_run(hz_runs), median_run(poll_runs)
+        for k, runs in (("healthz", hz_runs), ("poll", poll_runs)):
+            m[k]["ratios_to_bare"] = [round(r["rps"] / b["rps"], 4) for b, r in zip(bare_runs, runs)]
+            m[k]["ratio_to_bare"] = round(statistics.median(m[k]["ratios_to_bare"]), 4)
+        note(f"bare axum       {m['bare_axum']['rps']:>9,.0f} req/s  p99 {m['bare_axum']['p99_ms']} ms  "
+             f"(runs: {rates(bare_runs)})")
         m["poll"]["last_active_writes"] = touches(db) - before
         m["poll"]["requests_all_runs"] = sum(r["requests"] for r in poll_runs)
         m["poll"]["ratios_to_healthz"] = [round(p_["rps"] / h_["rps"], 4) for h_, p_ in zip(hz_runs, poll_runs)]
@@ -674,7 +719,7 @@ def run_size(backend: str, n: int, opts, workdir: Path) -> dict:
                  f"during these measurements: they are disturbed")
         note(f"RSS after load {result['rss_after']['rss_kib'] / 1024:.1f} MiB (peak {result['rss_after']['hwm_kib'] / 1024:.1f} MiB)")
         for k, v in m.items():
-            if "rps" in v and k != "healthz" and m["healthz"]["rps"]:
+            if "rps" in v and k not in ("healthz", "bare_axum") and m["healthz"]["rps"]:
                 v["ratio_to_healthz"] = round(v["rps"] / m["healthz"]["rps"], 4)
         result["measurements"] = m
         server.stop()
@@ -1371,6 +1416,16 @@ def targets(results: dict, opts) -> list[dict]:
             ratio_ = m["poll"]["ratio_to_healthz"]
             add("poll_ratio", backend, "poll ≥ 50% of /healthz", f"{ratio_:.0%} ({m['healthz']['rps']:,.0f} req/s /healthz)",
                 ratio_ >= 0.5, n, at_note, c)
+            if "bare_axum" in m:
+                bare_rps = m["bare_axum"]["rps"]
+                for tid, key, name, goal in (("healthz_bare", "healthz", "/healthz", 0.8), ("poll_bare", "poll", "poll", 0.5)):
+                    runs = ", ".join(f"{x:.2f}" for x in m[key]["ratios_to_bare"])
+                    add(tid, backend, f"{name} ≥ {goal:.1f} × a bare axum hello", f"{m[key]['ratio_to_bare']:.2f} × "
+                        f"({m[key]['rps']:,.0f} vs {bare_rps:,.0f} req/s; median of the runs' ratios {runs})",
+                        m[key]["ratio_to_bare"] >= goal, n, at_note, c)
+            else:
+                for tid, name, goal in (("healthz_bare", "/healthz", "0.8"), ("poll_bare", "poll", "0.5")):
+                    add(tid, backend, f"{name} ≥ {goal} × a bare axum hello", "not measured (results of an older run)", None)
             h = m["poll_half_load"]
             hz_alike = (f"; /healthz offered the same load: p99 {fmt_ms(m['healthz_half_load']['p99_ms'])} ms"
                         if "healthz_half_load" in m else "")
@@ -1658,7 +1713,10 @@ def markdown(results: dict) -> str:
                 return (f"{x['rps']:,.0f} {unit}{spread}, p50 {fmt_ms(x['p50_ms'])} / p99 {fmt_ms(x['p99_ms'])} ms{ratio}{err}{ex}")
             return f
 
+        row("control: a bare axum hello (`server/examples/bare-hello.rs`), same machine, same run", tp("bare_axum"))
         row("`GET /healthz` (no database: the limit)", tp("healthz"))
+        row("`/healthz` and the poll as shares of the bare hello (median of the runs' ratios)",
+            lambda s: f"{s['measurements']['healthz']['ratio_to_bare']:.2f} and {s['measurements']['poll']['ratio_to_bare']:.2f}")
         row("poll `GET /api/session/status` (cookie)", tp("poll"))
         row("poll at half that load (paced)", tp("poll_half_load"))
         row("control: `/healthz` offered the same load (paced)", tp("healthz_half_load"))

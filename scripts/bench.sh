@@ -23,7 +23,7 @@
 #
 # Installs what it needs (Debian's wrk and brotli). Builds, only when missing or older than the
 # sources: the release server, the seeding program and the event streams' load generator (`cargo build
-# --release -p server --bin server --example postern-seed --example postern-streams`), and the site (`cargo leptos build --release`, unless --no-site). Honours
+# --release -p server --bin server --example postern-seed --example postern-streams --example bare-hello`), and the site (`cargo leptos build --release`, unless --no-site). Honours
 # CARGO_TARGET_DIR. Stops every server it started, also when interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +63,7 @@ target="${CARGO_TARGET_DIR:-target}"
 server_bin="$target/release/server"
 seed_bin="$target/release/examples/postern-seed"
 streams_bin="$target/release/examples/postern-streams"
+bare_bin="$target/release/examples/bare-hello"
 # Whether $1 is missing or older than any of the sources that follow it.
 stale() {
   local out="$1"; shift
@@ -78,17 +79,17 @@ if ! $no_site && ! $no_build && stale "$target/site/pkg" "${rust_sources[@]}" fr
 fi
 # The server, the seeding program and the event streams' load generator.
 if stale "$server_bin" "${rust_sources[@]}" || stale "$seed_bin" "${rust_sources[@]}" \
-  || stale "$streams_bin" "${rust_sources[@]}"; then
+  || stale "$streams_bin" "${rust_sources[@]}" || stale "$bare_bin" "${rust_sources[@]}"; then
   if $no_build; then
     log "the release build is older than the sources; --no-build: benchmarking it anyway"
-    [[ -x "$server_bin" && -x "$seed_bin" && -x "$streams_bin" ]] || { echo "no release build in $target/release" >&2; exit 2; }
+    [[ -x "$server_bin" && -x "$seed_bin" && -x "$streams_bin" && -x "$bare_bin" ]] || { echo "no release build in $target/release" >&2; exit 2; }
   else
     log "release build (cargo build --release -p server --bin server --example postern-seed --example postern-streams)"
     # cargo-leptos builds the server with LEPTOS_OUTPUT_NAME set, which leptos reads at compile
     # time (the name of the WASM file pages load): the same here, or this build would recompile
     # leptos and everything above it, and the server it leaves would name a file the site lacks.
     LEPTOS_OUTPUT_NAME=postern nice -n 19 cargo build --release -p server --bin server --example postern-seed \
-      --example postern-streams
+      --example postern-streams --example bare-hello
   fi
 fi
 [[ -d "$target/site/pkg" ]] || log "no site build in $target/site: the WASM bundle and the push's browser part are not measured"

@@ -282,6 +282,47 @@ backend_tests! {
         assert_eq!(peek(&svc, &third.token).await, Resolved::Ended(EndReason::LoggedOut));
     }
 
+    async fn ends_asked_at_once_each_get_their_own_outcome(db) {
+        // On SQLite the ends that wait for the write turn together are committed as one group:
+        // each must still be answered for itself, and each ended session logged once.
+        let (svc, _clock) = db.service().await;
+        let web = sign_up(&svc, "Ada", "ada@example.com").await;
+        let bob = sign_up(&svc, "Bob", "bob@example.com").await;
+        let mut others = Vec::new();
+        for _ in 0..12 {
+            others.push(log_in(&svc, "ada@example.com", false).await);
+        }
+        let me = current(&svc, &web.token).await;
+        let mut asked = Vec::new();
+        // Each of Ada's twice (the second is "already ended": fine), Bob's and one that never
+        // existed (not found), all at once.
+        let targets = others
+            .iter()
+            .chain(&others)
+            .map(|o| (o.session_id.clone(), Ok(())))
+            .chain([
+                (bob.session_id.clone(), Err(AppError::NotFound)),
+                (SessionId("AAAAAAAAAAAAAAAAAAAAAA".into()), Err(AppError::NotFound)),
+            ]);
+        for (id, expected) in targets {
+            let (svc, me) = (svc.clone(), me.clone());
+            asked.push(tokio::spawn(async move { (svc.end_session(&me, &client("203.0.113.1"), &id).await, expected) }));
+        }
+        for task in asked {
+            let (got, expected) = task.await.unwrap();
+            assert_eq!(got, expected);
+        }
+        for other in &others {
+            assert_eq!(peek(&svc, &other.token).await, Resolved::Ended(EndReason::EndedByUser));
+        }
+        current(&svc, &bob.token).await;
+        let me = current(&svc, &web.token).await;
+        assert_eq!(svc.list_sessions(&me).await.unwrap().len(), 1);
+        let log = svc.activity_export(&me, app::model::ActivityFilter::Ended).await.unwrap();
+        let ended = log.iter().filter(|e| e.kind == app::model::EventKind::SessionEnded).count();
+        assert_eq!(ended, 12, "one event per ended session: {log:?}");
+    }
+
     async fn logging_out_ends_only_the_current_session(db) {
         let (svc, _clock) = db.service().await;
         let web = sign_up(&svc, "Ada", "ada@example.com").await;

@@ -9,7 +9,7 @@ use crate::openapi::{
     UnsupportedMediaType,
 };
 use crate::AppState;
-use app::model::{AppError, SessionId, SessionKind, SessionStatus, SessionView};
+use app::model::{AppError, SessionId, SessionKind, SessionView};
 use app::ssr::service::LoginRequest;
 use app::time_fmt::iso_utc;
 use axum::extract::{FromRequest, Request, State};
@@ -32,13 +32,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/sessions/{id}", delete(end_session).patch(rename_session))
         .route("/api/v1/messages", get(messages))
         .route("/api/v1/events", get(crate::events::app_events))
-        .route(app::model::STATUS_PATH, get(status))
         .route(app::model::EVENTS_PATH, get(crate::events::page_events))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
         // Tokens, accounts and session lists are personal: no cache may keep them. (The session
         // middleware, which sets this for pages and server functions, skips these paths.)
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+}
+
+/// What no page, session lookup or body is needed for, and what is asked most often: the health
+/// checks and the page poll (which reads its own cookie). `router` serves them in front of the
+/// pages' layers; each says `no-store` itself, without a layer of its own.
+pub fn lean_routes() -> Router<AppState> {
+    Router::new()
+        .route(app::model::STATUS_PATH, get(status))
+        .route("/healthz", get(|| async { no_store("ok") }))
+        .route("/readyz", get(ready))
 }
 
 /// The login of the mail app. Lengths count Unicode characters (code points). Unknown
@@ -332,14 +339,15 @@ pub async fn status(State(state): State<AppState>, headers: axum::http::HeaderMa
     }
 }
 
-fn no_store(body: Json<SessionStatus>) -> Response {
-    ([(header::CACHE_CONTROL, "no-store")], body).into_response()
+/// An answer no cache may keep: a session's state is personal, a health check is about now.
+fn no_store(body: impl IntoResponse) -> Response {
+    ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], body).into_response()
 }
 
 /// Ready when the database answers.
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.ctx.auth.store.ping().await {
-        Ok(()) => "ready".into_response(),
+        Ok(()) => no_store("ready"),
         Err(err) => {
             tracing::warn!(error = %err, "not ready");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()

@@ -35,9 +35,33 @@ use std::time::Duration;
 use tower::ServiceExt;
 use utoipa::OpenApi;
 
-/// Shared by every handler.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Shared by every handler, behind one reference count: axum clones the state for every layer and
+/// handler a request passes, and cloning its fields (a few dozen reference counts, a channel's
+/// sender) was half of the CPU of a `/healthz` request (bench/results.md).
+#[derive(Clone)]
+pub struct AppState(Arc<SharedState>);
+
+impl AppState {
+    pub fn new(shared: SharedState) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct SharedState {
     pub leptos_options: LeptosOptions,
     pub ctx: AppContext,
     pub public_origin: String,
@@ -84,7 +108,7 @@ pub async fn build_state(
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build();
-    Ok(AppState {
+    Ok(AppState::new(SharedState {
         leptos_options,
         ctx: AppContext {
             auth,
@@ -100,7 +124,7 @@ pub async fn build_state(
             throttled_retry_secs: config.throttle_base_delay_secs.max(1).unsigned_abs(),
         },
         metrics: config.metrics_listen.map(|_| metrics::recorder()),
-    })
+    }))
 }
 
 /// The whole application as one router.
@@ -111,8 +135,8 @@ pub fn router(state: AppState) -> Router {
     let (body_limits, header_policy) = (state.body_limits, state.header_policy);
     let flash = FlashCookie { secure: state.ctx.cookie.secure };
     let timed = state.metrics.is_some();
-    let trusted = state.trusted_proxies.clone();
-    let router = Router::new()
+    let essentials = middleware::Essentials { trusted_proxies: state.trusted_proxies.clone(), headers: header_policy };
+    let pages = Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
@@ -126,18 +150,22 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     // Only with metrics on: a request costs nothing for them otherwise. Inside the routes, where
     // the route template is known.
-    let router = if timed { router.layer(axum::middleware::from_fn(metrics::track)) } else { router };
-    router
+    let pages = if timed { pages.layer(axum::middleware::from_fn(metrics::track)) } else { pages };
+    let pages = pages
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
-        .layer(axum::middleware::from_fn(middleware::non_page_errors_as_json))
         .layer(axum::middleware::from_fn_with_state(flash, middleware::flash_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session_layer))
         .layer(axum::middleware::from_fn(move |req, next| middleware::body_limit(body_limits, req, next)))
-        .layer(axum::middleware::from_fn(middleware::access_log))
-        .layer(axum::middleware::from_fn(move |req, next| middleware::request_id(trusted.clone(), req, next)))
-        // Outermost, so that every answer gets the headers, the body limit's refusals included.
-        .layer(axum::middleware::from_fn(move |req, next| middleware::response_headers(header_policy, req, next)))
-        .with_state(state)
+        .with_state(state.clone());
+    // The health checks and the poll skip the layers above, which they have no use for (no page,
+    // no session of the middleware's, no body): everything else falls through to them.
+    let lean = api::lean_routes();
+    let lean = if timed { lean.layer(axum::middleware::from_fn(metrics::track)) } else { lean };
+    lean.with_state(state)
+        .fallback_service(pages)
+        // Outermost, so that every answer gets the request id and the headers, the body limit's
+        // refusals included.
+        .layer(axum::middleware::from_fn(move |req, next| middleware::essentials(essentials.clone(), req, next)))
 }
 
 /// Marks expired sessions and purges old ones every `interval`, until the server shuts down (a

@@ -33,6 +33,27 @@ backend_tests! {
         assert!(res.header("allow").is_some(), "405 says what is allowed");
         let res = Answer::read(http.post(server.url("/api/v1/login")).body("{}").send().await.unwrap()).await;
         assert_error_shape(&res, StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_request");
+        // The lean routes (health checks and the poll, served in front of the pages' layers) too.
+        for path in ["/healthz", "/readyz", app::model::STATUS_PATH] {
+            let res = Answer::read(http.post(server.url(path)).send().await.unwrap()).await;
+            assert_error_shape(&res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+            for header in ["x-request-id", "x-content-type-options", "content-security-policy", "referrer-policy"] {
+                assert!(res.header(header).is_some(), "{path}: {header}");
+            }
+        }
+    }
+
+    async fn the_lean_routes_carry_every_header_and_are_never_cached(db) {
+        let server = TestServer::start(&db).await;
+        let mut browser = server.sign_up("Ada", "ada@example.com").await;
+        for path in ["/healthz", "/readyz", app::model::STATUS_PATH] {
+            let res = browser.get(path).await;
+            assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text);
+            assert_eq!(res.header("cache-control"), Some("no-store"), "{path}");
+            for header in ["x-request-id", "x-content-type-options", "x-frame-options", "content-security-policy"] {
+                assert!(res.header(header).is_some(), "{path}: {header}");
+            }
+        }
     }
 
     async fn an_unknown_page_is_an_html_page_in_the_products_look(db) {

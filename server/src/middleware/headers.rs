@@ -1,8 +1,6 @@
-//! Headers every answer carries, whichever layer produced it, and the access log.
+//! Headers every answer carries, whichever layer produced it.
 
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 
 #[derive(Clone, Copy, Debug)]
@@ -18,10 +16,9 @@ pub struct HeaderPolicy {
 const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 /// Headers every answer carries (ASVS V3.4), and a `Retry-After` on every 429 and 503: the one
-/// place for them, outside every other layer, so that no answer (a body-limit refusal, a
-/// framework error, `/readyz`) misses them.
-pub async fn response_headers(policy: HeaderPolicy, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+/// place for them, called by the outermost layer (`essentials`), so that no answer (a body-limit
+/// refusal, a framework error, `/readyz`) misses them. Every value is a constant.
+pub fn add_response_headers(policy: HeaderPolicy, res: &mut Response) {
     let retry = match res.status() {
         StatusCode::TOO_MANY_REQUESTS => Some(policy.throttled_retry_secs),
         StatusCode::SERVICE_UNAVAILABLE => Some(UNAVAILABLE_RETRY_SECS),
@@ -41,25 +38,13 @@ pub async fn response_headers(policy: HeaderPolicy, req: Request, next: Next) ->
         // Two years, the value hstspreload.org asks for; every subdomain is ours to keep on https.
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     }
-    res
-}
-
-/// One line per request at debug level: method, path, status, time. Never headers (no `Cookie`,
-/// no `Authorization`), never the query string, never a body.
-pub async fn access_log(req: Request, next: Next) -> Response {
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        return next.run(req).await;
-    }
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let started = std::time::Instant::now();
-    let res = next.run(req).await;
-    tracing::debug!(%method, %path, status = res.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
-    res
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::extract::Request;
+    use axum::middleware::Next;
     use axum::routing::get;
     use tower::ServiceExt;
 
@@ -69,7 +54,11 @@ mod tests {
             .route("/429-own", get(|| async { (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "120")]) }))
             .route("/503", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
             .route("/200", get(|| async { "ok" }))
-            .layer(axum::middleware::from_fn(move |req, next| response_headers(policy, req, next)));
+            .layer(axum::middleware::from_fn(move |req: Request, next: Next| async move {
+                let mut res = next.run(req).await;
+                add_response_headers(policy, &mut res);
+                res
+            }));
         app.oneshot(Request::builder().uri(path).body(axum::body::Body::empty()).unwrap()).await.unwrap()
     }
 

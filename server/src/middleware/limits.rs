@@ -81,14 +81,17 @@ pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+/// Whether an answer to `path` is not a page (its errors are JSON).
+pub fn is_non_page(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/pkg/") || path == "/readyz" || path == "/healthz"
+}
+
 /// Every answer that is not a page has one shape, `{"error": code, "message": text}`: answers the
 /// framework or the router made themselves (an unknown API path, a wrong method, a server function
 /// that could not even start) arrive here as plain text or empty, and leave as that JSON with
-/// their status (and their `Allow`, `Retry-After`) kept.
-pub async fn non_page_errors_as_json(req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let non_page = path.starts_with("/api/") || path.starts_with("/pkg/") || path == "/readyz";
-    let res = next.run(req).await;
+/// their status (and their `Allow`, `Retry-After`) kept. Called by the outermost layer
+/// (`essentials`), with whether the request's path is not a page's ([`is_non_page`]).
+pub fn non_page_error_as_json(non_page: bool, res: Response) -> Response {
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)

@@ -3,6 +3,7 @@
 //! whose form errors a page may show, and the headers every answer carries.
 
 pub mod client_ip;
+pub mod essentials;
 pub mod flash;
 pub mod headers;
 pub mod limits;
@@ -10,8 +11,8 @@ pub mod request_id;
 pub mod session;
 
 pub use client_ip::client_info;
+pub use essentials::{essentials, Essentials};
 pub use flash::{flash_errors, FlashCookie};
-pub use headers::{access_log, response_headers, HeaderPolicy};
-pub use limits::{body_limit, non_page_errors_as_json, server_fn_error_status, BodyLimits};
-pub use request_id::request_id;
+pub use headers::HeaderPolicy;
+pub use limits::{body_limit, is_non_page, non_page_error_as_json, server_fn_error_status, BodyLimits};
 pub use session::{same_origin, session_layer};

@@ -4,12 +4,7 @@
 
 use super::client_ip::{canonical_ip, is_trusted};
 use axum::extract::{ConnectInfo, Request};
-use axum::http::HeaderValue;
-use axum::middleware::Next;
-use axum::response::Response;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use tracing::Instrument;
 
 pub const HEADER: &str = "x-request-id";
 
@@ -18,17 +13,16 @@ pub fn is_plain(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-pub async fn request_id(trusted: Arc<Vec<IpAddr>>, req: Request, next: Next) -> Response {
-    let from_proxy =
-        req.extensions().get::<ConnectInfo<SocketAddr>>().is_some_and(|c| is_trusted(canonical_ip(c.0.ip()), &trusted));
-    let offered = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).filter(|id| from_proxy && is_plain(id));
-    let id = offered.map_or_else(|| app::ssr::token::new_session_id().0, str::to_string);
-    let span = tracing::info_span!("request", request_id = %id);
-    let mut res = next.run(req).instrument(span).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HEADER, value);
-    }
-    res
+/// The id of this request: a trusted proxy's plain one, or a new random one.
+pub fn request_id_for(trusted: &[IpAddr], req: &Request) -> String {
+    let offered = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).filter(|id| {
+        is_plain(id)
+            && req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .is_some_and(|c| is_trusted(canonical_ip(c.0.ip()), trusted))
+    });
+    offered.map_or_else(|| app::ssr::token::new_session_id().0, str::to_string)
 }
 
 #[cfg(test)]

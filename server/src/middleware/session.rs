@@ -11,14 +11,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// Paths that never need the session looked up: built assets and the endpoints that do their
-/// own authentication (the bearer API and the status poll).
+/// own authentication (the bearer API and the event stream). The health checks and the status
+/// poll never come here (`api::lean_routes`).
 fn is_exempt(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path.starts_with("/api/v1/")
-        || path == app::model::STATUS_PATH
         || path == app::model::EVENTS_PATH
-        || path == "/healthz"
-        || path == "/readyz"
         || path == "/favicon.ico"
 }
 
@@ -45,7 +43,7 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
     let resolved = match token {
         Some(token) => match state.ctx.auth.authenticate_browser(&token, bound.as_deref(), true).await {
             Ok(resolved) => resolved,
-            // JSON with the error's status (503); `headers::response_headers` adds `Retry-After`.
+            // JSON with the error's status (503); `headers::add_response_headers` adds `Retry-After`.
             Err(err) => return ApiError(err).into_response(),
         },
         None => Resolved::None,

@@ -14,6 +14,15 @@ pub enum EndOutcome {
     NotFound,
 }
 
+/// One session to end, as `end_session` was asked.
+#[derive(Clone, Debug)]
+pub(super) struct EndJob {
+    account_id: AccountId,
+    session_id: SessionId,
+    reason: EndReason,
+    event: Event,
+}
+
 /// The new lifetime of the current session when it stops being an auto-login.
 #[derive(Clone, Copy, Debug)]
 pub struct Demotion {
@@ -100,7 +109,8 @@ impl Store {
     }
 
     /// Ends one session of `account_id`. Another account's session is `NotFound`, exactly like
-    /// one that never existed.
+    /// one that never existed. On SQLite the ends that wait for the write turn at the same time
+    /// are committed together (`group::Queue`); each still gets its own outcome.
     pub async fn end_session(
         &self,
         account_id: AccountId,
@@ -108,43 +118,73 @@ impl Store {
         reason: EndReason,
         event: &Event,
     ) -> Result<EndOutcome> {
-        let (_turn, begin) = self.begin_write().await;
+        let job = EndJob { account_id, session_id: session_id.clone(), reason, event: event.clone() };
+        match &self.writer {
+            Some(writer) => writer.ends.join(&writer.turn, job, |jobs| self.end_each(jobs)).await,
+            None => self.end_each(vec![job]).await.pop().expect("one result per job"),
+        }
+    }
+
+    /// Ends `jobs` in one transaction, the caller holding the write turn (SQLite). If that fails,
+    /// each is tried again in a transaction of its own, so that one job's error is only its own.
+    async fn end_each(&self, jobs: Vec<EndJob>) -> Vec<Result<EndOutcome>> {
+        match self.end_together(&jobs).await {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(err) if jobs.len() == 1 => vec![Err(err)],
+            Err(err) => {
+                tracing::debug!(error = %err, jobs = jobs.len(), "a group of ends failed: one at a time");
+                let mut each = Vec::with_capacity(jobs.len());
+                for job in &jobs {
+                    each.push(self.end_together(std::slice::from_ref(job)).await.map(|mut o| o.remove(0)));
+                }
+                each
+            }
+        }
+    }
+
+    async fn end_together(&self, jobs: &[EndJob]) -> Result<Vec<EndOutcome>> {
+        let begin = self.begin_statement();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            let done = sqlx::query(
-                "UPDATE sessions SET ended_at = $3, end_reason = $4, ended_by_session = $5
-                 WHERE id = $1 AND account_id = $2 AND ended_at IS NULL",
-            )
-            .bind(session_id)
-            .bind(account_id)
-            .bind(event.at)
-            .bind(reason)
-            .bind(event.session_id.as_ref())
-            .execute(&mut *tx)
-            .await?;
-            let outcome = if done.rows_affected() > 0 {
-                session_set_changed!(self, tx, account = account_id);
-                insert_event!(tx, event);
-                EndOutcome::Ended
-            } else {
-                let exists: Option<(String,)> =
-                    sqlx::query_as("SELECT id FROM sessions WHERE id = $1 AND account_id = $2")
-                        .bind(session_id)
-                        .bind(account_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if exists.is_some() {
-                    EndOutcome::AlreadyEnded
+            let mut outcomes = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                let done = sqlx::query(
+                    "UPDATE sessions SET ended_at = $3, end_reason = $4, ended_by_session = $5
+                     WHERE id = $1 AND account_id = $2 AND ended_at IS NULL",
+                )
+                .bind(&job.session_id)
+                .bind(job.account_id)
+                .bind(job.event.at)
+                .bind(job.reason)
+                .bind(job.event.session_id.as_ref())
+                .execute(&mut *tx)
+                .await?;
+                let outcome = if done.rows_affected() > 0 {
+                    session_set_changed!(self, tx, account = job.account_id);
+                    insert_event!(tx, &job.event);
+                    EndOutcome::Ended
                 } else {
-                    EndOutcome::NotFound
-                }
-            };
-            tx.commit().await?;
-            if outcome == EndOutcome::Ended {
-                self.announce([account_id]);
-                crate::ssr::metrics::sessions_ended(reason, 1);
+                    let exists: Option<(String,)> =
+                        sqlx::query_as("SELECT id FROM sessions WHERE id = $1 AND account_id = $2")
+                            .bind(&job.session_id)
+                            .bind(job.account_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if exists.is_some() {
+                        EndOutcome::AlreadyEnded
+                    } else {
+                        EndOutcome::NotFound
+                    }
+                };
+                outcomes.push(outcome);
             }
-            Ok(outcome)
+            tx.commit().await?;
+            let ended = || jobs.iter().zip(&outcomes).filter(|(_, o)| **o == EndOutcome::Ended).map(|(j, _)| j);
+            self.announce(ended().map(|job| job.account_id));
+            for job in ended() {
+                crate::ssr::metrics::sessions_ended(job.reason, 1);
+            }
+            Ok(outcomes)
         })
     }
 

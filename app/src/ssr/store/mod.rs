@@ -103,7 +103,21 @@ pub struct Store {
     hub: crate::ssr::push::Hub,
     feed: Arc<feed::FeedState>,
     /// SQLite: the writers of this process take turns here (see [`Store::begin_write`]).
-    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    writer: Option<Arc<Writer>>,
+}
+
+/// SQLite's one writer at a time, in this process: the turn, and the writes done in groups.
+#[derive(Default)]
+struct Writer {
+    turn: tokio::sync::Mutex<()>,
+    /// Ending one session (the Manage Sessions trash button, the API's `DELETE`).
+    ends: group::Queue<ending::EndJob, Result<EndOutcome>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool is configured. The body is compiled once per
@@ -342,16 +356,21 @@ impl Store {
     /// the busy timeout only ever waits for another process. BEGIN IMMEDIATE takes SQLite's
     /// write lock at once, so that two transactions never deadlock upgrading read locks.
     async fn begin_write(&self) -> (Option<tokio::sync::MutexGuard<'_, ()>>, &'static str) {
+        (self.write_turn().await, self.begin_statement())
+    }
+
+    /// How a transaction that writes begins, for a caller that holds the turn already.
+    fn begin_statement(&self) -> &'static str {
         match self.backend {
-            Backend::Sqlite(_) => (self.write_turn().await, "BEGIN IMMEDIATE"),
-            Backend::Postgres(_) => (None, "BEGIN"),
+            Backend::Sqlite(_) => "BEGIN IMMEDIATE",
+            Backend::Postgres(_) => "BEGIN",
         }
     }
 
     /// This process's turn to write (SQLite; nothing on PostgreSQL), first come first served.
     async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match &self.writer {
-            Some(turn) => Some(turn.lock().await),
+            Some(writer) => Some(writer.turn.lock().await),
             None => None,
         }
     }
@@ -379,6 +398,7 @@ pub(crate) mod bound;
 mod ending;
 mod events;
 mod feed;
+mod group;
 mod messages;
 /// Bulk inserts for the benchmark's seeding program (server/examples/postern-seed.rs): not in the server.
 #[cfg(feature = "test-support")]
