@@ -202,6 +202,21 @@ class PgDb:
 
 # ---- the server ----------------------------------------------------------------------------------
 
+def wait_for_healthz(proc: subprocess.Popen, port: int, name: str, logfile: Path, timeout_s: int) -> None:
+    """Until `proc` answers `GET /healthz` with 200; an error if it exits or stays silent."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}; see {logfile}")
+        try:
+            if request("GET", "/healthz", port=port, timeout=1)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not answer /healthz within {timeout_s} s")
+
+
 class Server:
     def __init__(self, db_url: str, port: int, logfile: Path, extra_env: dict | None = None):
         self.port = port
@@ -224,18 +239,7 @@ class Server:
         self.proc = subprocess.Popen([str(logfile.parent / SERVER_COPY_NAME)], env=env, cwd=ROOT, stdout=self.log, stderr=self.log,
                                      start_new_session=True)
         RUNNING.append(self)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}; see {logfile}")
-            try:
-                status, _, _ = request("GET", "/healthz", port=port, timeout=1)
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("server did not answer /healthz within 120 s")
+        wait_for_healthz(self.proc, port, "server", logfile, 120)
 
     def check_alive(self) -> None:
         rc = self.proc.poll()
@@ -278,17 +282,7 @@ class BareHello:
         self.proc = subprocess.Popen([str(BARE), f"127.0.0.1:{port}"], stdout=self.log, stderr=self.log,
                                      start_new_session=True)
         RUNNING.append(self)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"bare-hello exited with {self.proc.returncode}; see {logfile}")
-            try:
-                if request("GET", "/healthz", port=port, timeout=1)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("bare-hello did not answer within 30 s")
+        wait_for_healthz(self.proc, port, "bare-hello", logfile, 30)
 
     def check_alive(self) -> None:
         if self.proc.poll() is not None:
