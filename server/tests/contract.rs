@@ -754,13 +754,24 @@ async fn fetch_document(server: &TestServer) -> Doc {
     Doc::new(res.json())
 }
 
-/// Thresholds no test run reaches, so that failed logins made on purpose never throttle the rest.
-const NO_THROTTLE: &[&str] =
-    &["--throttle-account-free", "1000000", "--throttle-ip-free", "1000000", "--throttle-account-lockout", "1000000"];
+/// Thresholds no test run reaches, so that failed logins made on purpose never throttle the rest,
+/// and the run's hundreds of successful logins never end the session another request uses (the
+/// session limit ends the least recently active; under the test's still clock that is a tie,
+/// broken differently from run to run).
+const NO_LIMITS: &[&str] = &[
+    "--throttle-account-free",
+    "1000000",
+    "--throttle-ip-free",
+    "1000000",
+    "--throttle-account-lockout",
+    "1000000",
+    "--max-sessions",
+    "1000000",
+];
 
 backend_tests! {
     async fn every_answer_to_requests_made_from_the_document_is_one_the_document_describes(db) {
-        let server = TestServer::start_with(&db, app::ssr::ManualClock::new(T0), NO_THROTTLE).await;
+        let server = TestServer::start_with(&db, app::ssr::ManualClock::new(T0), NO_LIMITS).await;
         let doc = fetch_document(&server).await;
         let credentials = fixture(&server, &doc).await;
         let mut failures = Vec::new();
@@ -819,7 +830,7 @@ backend_tests! {
     }
 
     async fn an_unreachable_database_gets_the_documented_503(db) {
-        let server = TestServer::start_with(&db, app::ssr::ManualClock::new(T0), NO_THROTTLE).await;
+        let server = TestServer::start_with(&db, app::ssr::ManualClock::new(T0), NO_LIMITS).await;
         let doc = fetch_document(&server).await;
         let credentials = fixture(&server, &doc).await;
         let (token, id) = log_in(&server, &credentials).await;
