@@ -11,7 +11,7 @@ use crate::AppState;
 use app::model::{AppError, EndReason, SessionId, StreamEnded, StreamMessage, StreamSessions};
 use app::ssr::push::{Subscription, Wake};
 use app::ssr::service::{StreamCheck, StreamSnapshot};
-use app::ssr::{AuthService, Resolved};
+use app::ssr::Resolved;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -43,7 +43,7 @@ pub async fn page_events(State(state): State<AppState>, headers: HeaderMap) -> R
         None => Ok(Resolved::None),
     };
     match resolved {
-        Ok(resolved) => answer(&state.ctx.auth, resolved).await,
+        Ok(resolved) => answer(&state, resolved).await,
         Err(err) => ApiError(err).into_response(),
     }
 }
@@ -73,13 +73,14 @@ pub async fn app_events(State(state): State<AppState>, headers: HeaderMap) -> Re
         Ok(resolved) => match resolved.require() {
             // What every API operation answers for a token without an active session.
             Err(err) => ApiError(err).into_response(),
-            Ok(_) => answer(&state.ctx.auth, resolved).await,
+            Ok(_) => answer(&state, resolved).await,
         },
         Err(err) => ApiError(err).into_response(),
     }
 }
 
-async fn answer(auth: &AuthService, resolved: Resolved) -> Response {
+async fn answer(state: &AppState, resolved: Resolved) -> Response {
+    let auth = &state.ctx.auth;
     let Resolved::Active(session) = resolved else {
         return last_word(match resolved {
             Resolved::Ended(reason) => ended(reason),
@@ -97,7 +98,7 @@ async fn answer(auth: &AuthService, resolved: Resolved) -> Response {
         Err(err) => return ApiError(err).into_response(),
     };
     let watcher = Watcher {
-        auth: auth.clone(),
+        state: state.clone(),
         session: session.session_id,
         subscription,
         told: None,
@@ -135,7 +136,9 @@ fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
 
 /// One open stream: what it has told its client so far.
 struct Watcher {
-    auth: AuthService,
+    /// The service is reached through the state: one pointer per stream, not a copy of the
+    /// service's fields in each of thousands.
+    state: AppState,
     session: SessionId,
     subscription: Subscription,
     told: Option<StreamSnapshot>,
@@ -168,7 +171,7 @@ impl Watcher {
             if let Some(told) = self.told {
                 let wake = tokio::select! {
                     wake = self.subscription.next() => wake,
-                    () = self.auth.sleep_until(told.runs_out_at) => Wake::Changed,
+                    () = self.state.ctx.auth.sleep_until(told.runs_out_at) => Wake::Changed,
                 };
                 match wake {
                     Wake::Changed => {}
@@ -184,7 +187,7 @@ impl Watcher {
             }
             // Boxed: an idle stream then holds only the small waiting state, not room for the
             // read (and the expiry transaction it may run) in every one of 10,000 futures.
-            match Box::pin(self.auth.stream_check(&self.session)).await {
+            match Box::pin(self.state.ctx.auth.stream_check(&self.session)).await {
                 Ok(StreamCheck::Active(now)) => {
                     let events = self.changes(now);
                     self.told = Some(now);

@@ -291,13 +291,17 @@ pub async fn serve_listener(
             router.clone().oneshot(req.map(axum::body::Body::new))
         });
         // A TLS handshake runs in the connection's own task, bounded like reading a header is, so
-        // a client that stalls it holds nothing but its socket.
+        // a client that stalls it holds nothing but its socket. The TLS connection is boxed: its
+        // state (rustls' included) is several times a plain one's, and inline it would size every
+        // connection's task, each of 10,000 idle event streams' too (bench/results.md).
         let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
             let served = match tls {
                 None => watcher.watch(http.serve_connection(TokioIo::new(tcp), service)).await,
-                Some(tls) => match tokio::time::timeout(header_read_timeout, tls.accept(tcp)).await {
-                    Ok(Ok(stream)) => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                Some(tls) => match tokio::time::timeout(header_read_timeout, Box::pin(tls.accept(tcp))).await {
+                    Ok(Ok(stream)) => {
+                        Box::pin(watcher.watch(http.serve_connection(TokioIo::new(stream), service))).await
+                    }
                     Ok(Err(err)) => return tracing::debug!(error = %err, "TLS handshake failed"),
                     Err(_) => return tracing::debug!("TLS handshake timed out"),
                 },
