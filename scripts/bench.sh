@@ -84,7 +84,7 @@ if stale "$server_bin" "${rust_sources[@]}" || stale "$seed_bin" "${rust_sources
     log "the release build is older than the sources; --no-build: benchmarking it anyway"
     [[ -x "$server_bin" && -x "$seed_bin" && -x "$streams_bin" && -x "$bare_bin" ]] || { echo "no release build in $target/release" >&2; exit 2; }
   else
-    log "release build (cargo build --release -p server --bin server --example postern-seed --example postern-streams)"
+    log "release build (cargo build --release -p server --bin server --example postern-seed --example postern-streams --example bare-hello)"
     # cargo-leptos builds the server with LEPTOS_OUTPUT_NAME set, which leptos reads at compile
     # time (the name of the WASM file pages load): the same here, or this build would recompile
     # leptos and everything above it, and the server it leaves would name a file the site lacks.
