@@ -1871,6 +1871,8 @@ def main() -> int:
     ap.add_argument("--push-streams", type=int, help=f"idle event streams (default {PUSH_STREAMS:,}; smoke 50)")
     ap.add_argument("--push-trials", type=int, help=f"revocations timed to their `ended` event (default {PUSH_TRIALS:,}; smoke 20)")
     ap.add_argument("--push-idle", type=int, help=f"seconds the streams idle while the server's CPU is measured (default {PUSH_IDLE_S})")
+    ap.add_argument("--repeats", type=int,
+                    help="alternating runs of the bare hello, /healthz and the poll (default 3; --quick 1)")
     ap.add_argument("--port2", type=int, help="the second instance's port, on PostgreSQL (default: --port + 1, or a free one)")
     ap.add_argument("--command", default="scripts/bench.sh", help=argparse.SUPPRESS)
     opts = ap.parse_args()
@@ -1894,7 +1896,7 @@ def main() -> int:
     opts.warmup = 1 if opts.smoke else 2
     opts.calibrate = 1 if opts.smoke else 2
     opts.trials = 20 if opts.smoke else 200 if opts.quick else 1000
-    opts.repeats = 1 if opts.quick else 3
+    opts.repeats = opts.repeats or (1 if opts.quick else 3)
     # Enough sessions to end that the DELETE run never runs out (checked: pool_exhausted).
     opts.end_pool = 15_000 * opts.duration
     opts.target_size = min(sizes, key=lambda s: abs(math.log10(s) - 5))
