@@ -9,6 +9,8 @@
 #   scripts/bench.sh --postgres           PostgreSQL instead of SQLite (--backend both: one, then the other)
 #   scripts/bench.sh --sizes 10000,100000 --duration 20 --port 3900 --keep
 #   scripts/bench.sh --no-build           use target/release as it is, even if older than the sources
+#   scripts/bench.sh --quick --repeats 3  alternate the bare hello, /healthz and the poll 3 times (default
+#                                         3, --quick 1) and report the medians
 #   scripts/bench.sh --only push          only the event streams (10,000 idle, revocations to `ended`)
 #                                         and their browser part, merged into bench/results.json;
 #                                         --push-streams N
