@@ -44,8 +44,10 @@ impl AuthService {
             let reason = row.end_reason.unwrap_or(EndReason::Other);
             return Ok(Resolved::Ended(reason));
         }
+        // The writes below are rare (a session running out, activity once a minute) and boxed, so
+        // that their futures do not size the future of every request that only reads.
         if let Some(expired_at) = expired_at(row.expires_at, row.idle_expires_at, now) {
-            self.store.mark_expired(row.account_id, &row.id, expired_at).await?;
+            Box::pin(self.store.mark_expired(row.account_id, &row.id, expired_at)).await?;
             return Ok(Resolved::Ended(EndReason::Expired));
         }
         if let (Some(current), Binding::Required(bound_cookie)) = (&row.bound_cookie_hash, binding) {
@@ -62,7 +64,7 @@ impl AuthService {
         let stale_before = now - self.policy.activity_write_interval_ms;
         if activity && row.last_active_at <= stale_before {
             let idle_expires_at = now + self.policy.idle(row.auto_login);
-            self.store.touch(&row.id, Touch { now, idle_expires_at, stale_before }).await?;
+            Box::pin(self.store.touch(&row.id, Touch { now, idle_expires_at, stale_before })).await?;
         }
         Ok(Resolved::Active(CurrentSession {
             session_id: row.id,

@@ -242,7 +242,11 @@ impl Store {
                     .optional()
             });
         }
-        Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(token_hash).fetch_optional(pool).await?))
+        // Boxed: inline, the pool's future would size the future of every request that reads a
+        // session, the SQLite reads above included, and it is moved several times on its way to
+        // the executor (callgrind, bench/results.md).
+        Ok(Box::pin(async { with_pool!(self, |pool| sqlx::query_as(SQL).bind(token_hash).fetch_optional(pool).await) })
+            .await?)
     }
 
     /// Records activity, unless it was recorded after `stale_before`: of several requests that
