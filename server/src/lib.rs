@@ -127,8 +127,11 @@ pub async fn build_state(
     }))
 }
 
-/// The whole application as one router.
-pub fn router(state: AppState) -> Router {
+/// The whole application: the router, with what every request gets around it.
+pub type Site = middleware::WithEssentials<Router>;
+
+/// The whole application as one service.
+pub fn router(state: AppState) -> Site {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     let ctx = state.ctx.clone();
@@ -161,11 +164,9 @@ pub fn router(state: AppState) -> Router {
     // no session of the middleware's, no body): everything else falls through to them.
     let lean = api::lean_routes();
     let lean = if timed { lean.layer(axum::middleware::from_fn(metrics::track)) } else { lean };
-    lean.with_state(state)
-        .fallback_service(pages)
-        // Outermost, so that every answer gets the request id and the headers, the body limit's
-        // refusals included.
-        .layer(axum::middleware::from_fn(move |req, next| middleware::essentials(essentials.clone(), req, next)))
+    // Around everything, so that every answer gets the request id and the headers, the body
+    // limit's refusals and the router's own 404 and 405 included.
+    essentials.around(lean.with_state(state).fallback_service(pages))
 }
 
 /// Marks expired sessions and purges old ones every `interval`, until the server shuts down (a
@@ -258,7 +259,7 @@ fn raise_file_limit() {
 /// connection for ever.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
-    router: Router,
+    router: Site,
     header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,

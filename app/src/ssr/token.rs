@@ -27,6 +27,18 @@ pub fn new_session_id() -> crate::model::SessionId {
     crate::model::SessionId(random_b64(ID_BYTES))
 }
 
+/// Length of an id of [`ID_BYTES`] random bytes in URL-safe base64.
+pub const ID_CHARS: usize = 22;
+
+/// A new random id like a session id's, written into `out` rather than a new string: for the
+/// request id every request gets, where an allocation of its own shows (bench/results.md).
+pub fn new_id_in(out: &mut [u8; ID_CHARS]) -> &str {
+    let mut bytes = [0u8; ID_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    let written = URL_SAFE_NO_PAD.encode_slice(bytes, out).expect("22 characters hold 16 bytes");
+    std::str::from_utf8(&out[..written]).expect("base64 is ASCII")
+}
+
 /// What the database stores in place of the token.
 pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()

@@ -1,19 +1,26 @@
 //! What every request gets, the cheapest ones included: a request id (in a tracing span around
 //! everything the request logs, and in the answer's `X-Request-Id`), a line in the access log at
 //! debug level, the one JSON shape of every error that is not a page's, and the headers every
-//! answer carries. One layer rather than three: each layer
-//! costs a clone of the service below it and a boxed future per request, which `/healthz` felt.
+//! answer carries.
+//!
+//! A service around the whole router rather than a layer added with `Router::layer`: that wraps
+//! every route on its own, in a closure, behind two more boxed futures, and those boxings copied
+//! the poll's whole future several times per request (callgrind, bench/results.md).
 
 use super::headers::{add_response_headers, HeaderPolicy};
 use super::limits::{is_non_page, non_page_error_as_json};
 use super::request_id::{request_id_for, HEADER};
 use axum::extract::Request;
-use axum::http::HeaderValue;
-use axum::middleware::Next;
+use axum::http::{HeaderValue, Method};
 use axum::response::Response;
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use tracing::Instrument;
+use std::task::{ready, Context, Poll};
+use std::time::Instant;
+use tower::Service;
 
 #[derive(Clone, Debug)]
 pub struct Essentials {
@@ -21,24 +28,76 @@ pub struct Essentials {
     pub headers: HeaderPolicy,
 }
 
-pub async fn essentials(policy: Essentials, req: Request, next: Next) -> Response {
-    let id = request_id_for(&policy.trusted_proxies, &req);
-    let span = tracing::info_span!("request", request_id = %id);
-    // The access line: method, path, status, time. Never headers (no `Cookie`, no
-    // `Authorization`), never the query string, never a body; nothing at all is formatted when
-    // debug lines are filtered out.
-    let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| (req.method().clone(), req.uri().path().to_owned()));
-    let non_page = is_non_page(req.uri().path());
-    let started = std::time::Instant::now();
-    let res = next.run(req).instrument(span.clone()).await;
-    let mut res = non_page_error_as_json(non_page, res);
-    if let Some((method, path)) = logged {
-        let micros = started.elapsed().as_micros() as u64;
-        span.in_scope(|| tracing::debug!(%method, %path, status = res.status().as_u16(), micros, "request"));
+impl Essentials {
+    pub fn around<S>(self, inner: S) -> WithEssentials<S> {
+        WithEssentials { policy: Arc::new(self), inner }
     }
-    add_response_headers(policy.headers, &mut res);
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HEADER, value);
+}
+
+/// `inner` (the router) with [`Essentials`] around it.
+#[derive(Clone, Debug)]
+pub struct WithEssentials<S> {
+    policy: Arc<Essentials>,
+    inner: S,
+}
+
+impl<S> Service<Request> for WithEssentials<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EssentialsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
-    res
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let id = request_id_for(&self.policy.trusted_proxies, &req);
+        let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default());
+        // The access line: method, path, status, time. Never headers (no `Cookie`, no
+        // `Authorization`), never the query string, never a body; nothing at all is formatted when
+        // debug lines are filtered out.
+        let logged = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| (req.method().clone(), req.uri().path().to_owned(), Instant::now()));
+        let non_page = is_non_page(req.uri().path());
+        let inner = span.in_scope(|| self.inner.call(req));
+        EssentialsFuture { inner, span, id, logged, non_page, policy: self.policy.clone() }
+    }
+}
+
+pub struct EssentialsFuture<F> {
+    inner: F,
+    span: tracing::Span,
+    id: HeaderValue,
+    logged: Option<(Method, String, Instant)>,
+    non_page: bool,
+    policy: Arc<Essentials>,
+}
+
+impl<F> Future for EssentialsFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let res = {
+            let _entered = this.span.enter();
+            ready!(Pin::new(&mut this.inner).poll(cx))
+        };
+        let Ok(res) = res;
+        let mut res = non_page_error_as_json(this.non_page, res);
+        if let Some((method, path, started)) = this.logged.take() {
+            let micros = started.elapsed().as_micros() as u64;
+            this.span.in_scope(|| tracing::debug!(%method, %path, status = res.status().as_u16(), micros, "request"));
+        }
+        add_response_headers(this.policy.headers, &mut res);
+        let id = std::mem::replace(&mut this.id, HeaderValue::from_static(""));
+        res.headers_mut().insert(HEADER.clone(), id);
+        Poll::Ready(Ok(res))
+    }
 }

@@ -25,6 +25,8 @@ pub fn add_response_headers(policy: HeaderPolicy, res: &mut Response) {
         _ => None,
     };
     let h = res.headers_mut();
+    // Room for all of them and the request id at once: one allocation, not a grow on the way.
+    h.reserve(7);
     if let Some(secs) = retry {
         h.entry(header::RETRY_AFTER).or_insert_with(|| HeaderValue::from(secs));
     }

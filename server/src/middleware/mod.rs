@@ -11,7 +11,7 @@ pub mod request_id;
 pub mod session;
 
 pub use client_ip::client_info;
-pub use essentials::{essentials, Essentials};
+pub use essentials::{Essentials, WithEssentials};
 pub use flash::{flash_errors, FlashCookie};
 pub use headers::HeaderPolicy;
 pub use limits::{body_limit, is_non_page, non_page_error_as_json, server_fn_error_status, BodyLimits};

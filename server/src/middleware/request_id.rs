@@ -4,25 +4,33 @@
 
 use super::client_ip::{canonical_ip, is_trusted};
 use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderName, HeaderValue};
 use std::net::{IpAddr, SocketAddr};
 
-pub const HEADER: &str = "x-request-id";
+pub static HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Whether `id` may be taken over as it is.
 pub fn is_plain(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// The id of this request: a trusted proxy's plain one, or a new random one.
-pub fn request_id_for(trusted: &[IpAddr], req: &Request) -> String {
-    let offered = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).filter(|id| {
-        is_plain(id)
+/// The id of this request, as the header value it is sent back in: a trusted proxy's plain one,
+/// or a new random one.
+pub fn request_id_for(trusted: &[IpAddr], req: &Request) -> HeaderValue {
+    let offered = req.headers().get(&HEADER).filter(|id| {
+        id.to_str().is_ok_and(is_plain)
             && req
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .is_some_and(|c| is_trusted(canonical_ip(c.0.ip()), trusted))
     });
-    offered.map_or_else(|| app::ssr::token::new_session_id().0, str::to_string)
+    offered.cloned().unwrap_or_else(new_id)
+}
+
+/// 128 random bits, like a session id; only the header value allocates.
+fn new_id() -> HeaderValue {
+    let mut id = [0u8; app::ssr::token::ID_CHARS];
+    HeaderValue::from_str(app::ssr::token::new_id_in(&mut id)).expect("base64 is a valid header value")
 }
 
 #[cfg(test)]
@@ -37,5 +45,13 @@ mod tests {
         for bad in ["", &"x".repeat(65), "a b", "a\\nb", "ä", "a/b", "a;b", "<script>"] {
             assert!(!is_plain(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn new_ids_are_plain_and_differ() {
+        let (a, b) = (new_id(), new_id());
+        assert!(is_plain(a.to_str().unwrap()), "{a:?}");
+        assert_eq!(a.len(), 22);
+        assert_ne!(a, b);
     }
 }
