@@ -387,7 +387,7 @@ impl Store {
     pub async fn close(&self) {
         self.hub.shut_down();
         if let Some(reader) = &self.reader {
-            reader.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            reader.close().await;
         }
         with_pool!(self, |pool| pool.close().await)
     }

@@ -215,32 +215,34 @@ impl Store {
                            FROM sessions s JOIN accounts a ON a.id = s.account_id
                            WHERE s.token_hash = $1";
         if let Some(reader) = &self.reader {
-            return reader.read(|conn| {
-                use rusqlite::OptionalExtension;
-                conn.prepare_cached(SQL)?
-                    .query_row([token_hash], |r| {
-                        Ok(AuthRow {
-                            id: r.get(0)?,
-                            account_id: r.get(1)?,
-                            kind: r.get(2)?,
-                            auto_login: r.get(3)?,
-                            last_active_at: r.get(4)?,
-                            idle_expires_at: r.get(5)?,
-                            expires_at: r.get(6)?,
-                            ended_at: r.get(7)?,
-                            end_reason: r.get(8)?,
-                            email: r.get(9)?,
-                            name: r.get(10)?,
-                            sessions_version: r.get(11)?,
-                            unread_messages: r.get(12)?,
-                            bound_cookie_hash: r.get(13)?,
-                            bound_cookie_expires_at: r.get(14)?,
-                            bound_previous_hash: r.get(15)?,
-                            bound_previous_expires_at: r.get(16)?,
+            return reader
+                .read(|conn| {
+                    use rusqlite::OptionalExtension;
+                    conn.prepare_cached(SQL)?
+                        .query_row([token_hash], |r| {
+                            Ok(AuthRow {
+                                id: r.get(0)?,
+                                account_id: r.get(1)?,
+                                kind: r.get(2)?,
+                                auto_login: r.get(3)?,
+                                last_active_at: r.get(4)?,
+                                idle_expires_at: r.get(5)?,
+                                expires_at: r.get(6)?,
+                                ended_at: r.get(7)?,
+                                end_reason: r.get(8)?,
+                                email: r.get(9)?,
+                                name: r.get(10)?,
+                                sessions_version: r.get(11)?,
+                                unread_messages: r.get(12)?,
+                                bound_cookie_hash: r.get(13)?,
+                                bound_cookie_expires_at: r.get(14)?,
+                                bound_previous_hash: r.get(15)?,
+                                bound_previous_expires_at: r.get(16)?,
+                            })
                         })
-                    })
-                    .optional()
-            });
+                        .optional()
+                })
+                .await;
         }
         // Boxed: inline, the pool's future would size the future of every request that reads a
         // session, the SQLite reads above included, and it is moved several times on its way to
@@ -334,25 +336,27 @@ impl Store {
             " ORDER BY last_active_at DESC, created_at DESC"
         );
         if let Some(reader) = &self.reader {
-            return reader.read(|conn| {
-                conn.prepare_cached(SQL)?
-                    .query_map((account_id, now), |r| {
-                        Ok(SessionRow {
-                            id: r.get(0)?,
-                            kind: r.get(1)?,
-                            auto_login: r.get(2)?,
-                            device_name: r.get(3)?,
-                            ip: r.get(4)?,
-                            user_agent: r.get(5)?,
-                            created_at: r.get(6)?,
-                            last_active_at: r.get(7)?,
-                            custom_name: r.get(8)?,
-                            location: r.get(9)?,
-                            bound: r.get(10)?,
-                        })
-                    })?
-                    .collect()
-            });
+            return reader
+                .read(|conn| {
+                    conn.prepare_cached(SQL)?
+                        .query_map((account_id, now), |r| {
+                            Ok(SessionRow {
+                                id: r.get(0)?,
+                                kind: r.get(1)?,
+                                auto_login: r.get(2)?,
+                                device_name: r.get(3)?,
+                                ip: r.get(4)?,
+                                user_agent: r.get(5)?,
+                                created_at: r.get(6)?,
+                                last_active_at: r.get(7)?,
+                                custom_name: r.get(8)?,
+                                location: r.get(9)?,
+                                bound: r.get(10)?,
+                            })
+                        })?
+                        .collect()
+                })
+                .await;
         }
         Ok(with_pool!(self, |pool| sqlx::query_as(SQL).bind(account_id).bind(now).fetch_all(pool).await?))
     }

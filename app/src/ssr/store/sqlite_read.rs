@@ -2,19 +2,26 @@
 
 use super::Result;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
-/// Read-only SQLite connections used directly on the calling thread, for the reads every request
+/// A read-only SQLite connection used directly on the calling thread, for the reads every request
 /// makes. sqlx's SQLite driver runs each connection on a thread of its own and passes the query
 /// and each row over channels; for a lookup that SQLite answers in microseconds those hand-offs
 /// between threads cost several times the lookup itself (see bench/results.md). Running it inline
 /// is safe for an async worker because in WAL mode readers never wait for writers: the lookup is
 /// an index probe of pages already in memory. Nothing is cached: every call reads the latest
 /// committed state, so a session ended by any connection or process is seen at once.
+///
+/// One read at a time, in turn (an async lock: a request that waits yields its worker to other
+/// requests). Each read transaction takes a read lock in the WAL's shared memory with an `fcntl`
+/// call, under a mutex that all of the process's connections to the file share; two workers
+/// reading at once kept waiting for each other there, asleep in the kernel (`strace -k`: nearly
+/// every futex call of a poll), and serialising the reads ourselves made the poll 25 % faster
+/// (bench/results.md). A read is a few microseconds, so the turn is never the limit.
 pub(crate) struct SqliteReader {
     path: PathBuf,
-    pub(super) idle: Mutex<Vec<rusqlite::Connection>>,
+    /// The connection, taken for each read; `None` until the first read and after one failed.
+    conn: tokio::sync::Mutex<Option<rusqlite::Connection>>,
 }
 
 impl std::fmt::Debug for SqliteReader {
@@ -24,16 +31,13 @@ impl std::fmt::Debug for SqliteReader {
 }
 
 impl SqliteReader {
-    /// Connections kept open for reuse; more are opened under a burst and closed after it.
-    const KEEP: usize = 16;
-
     /// `None` for an in-memory database, which another connection could not see.
     pub(super) fn for_file(path: &Path) -> Option<Self> {
         let name = path.to_string_lossy();
         if name.is_empty() || name.starts_with(":memory:") || name.contains("mode=memory") {
             return None;
         }
-        Some(SqliteReader { path: path.to_owned(), idle: Mutex::new(Vec::new()) })
+        Some(SqliteReader { path: path.to_owned(), conn: tokio::sync::Mutex::new(None) })
     }
 
     fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
@@ -53,20 +57,22 @@ impl SqliteReader {
         Ok(conn)
     }
 
-    pub(super) fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let conn = match pooled {
+    pub(super) async fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let mut turn = self.conn.lock().await;
+        let conn = match turn.take() {
             Some(conn) => conn,
             None => self.open()?,
         };
         let result = f(&conn);
         // A connection that failed is dropped rather than reused.
         if result.is_ok() {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < Self::KEEP {
-                idle.push(conn);
-            }
+            *turn = Some(conn);
         }
         Ok(result?)
+    }
+
+    /// Closes the connection (the store is closing).
+    pub(super) async fn close(&self) {
+        *self.conn.lock().await = None;
     }
 }
