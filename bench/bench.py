@@ -586,6 +586,92 @@ def touches(db) -> int:
     return int(db.scalar("SELECT n FROM bench_touches"))
 
 
+WRITE_PATHS = ["end_session", "create_session", "touch", "password_change", "throttle_charge", "throttle_refund",
+               "security_event"]
+
+
+def scrape_write_latencies(metrics_port: int) -> dict:
+    """`postern_db_write_seconds` from the server's /metrics: per write path, its quantiles (the
+    exporter keeps them over the last minute) and how many writes it counted."""
+    _, _, text = request("GET", "/metrics", metrics_port)
+    out: dict = {}
+    for line in text.decode().splitlines():
+        m = re.match(r'postern_db_write_seconds(_count)?\{write="([a-z_]+)"(?:,quantile="([0-9.]+)")?\} (\S+)$', line)
+        if not m:
+            continue
+        count, path, q, value = m.groups()
+        entry = out.setdefault(path, {})
+        if count:
+            entry["count"] = int(float(value))
+        elif q is not None:
+            entry[f"q{q}"] = round(float(value) * 1000, 3)
+    return out
+
+
+def password_changes(port: int, pool, parallel: int) -> dict:
+    """Each session of `pool` changes its account's password (the right current one), `parallel`
+    at once, as the form without JavaScript posts it: the write that replaces the hash and ends the
+    account's other sessions in one transaction (after two argon2id hashes)."""
+    import concurrent.futures
+    import urllib.parse
+    new = "Bench-Changed-Quartz-Maple-42"
+    body = urllib.parse.urlencode({"current_password": PASSWORD, "new_password": new,
+                                   "repeat_new_password": new}).encode()
+
+    def one(item):
+        token = item[2]
+        status, _, _ = request("POST", "/api/fn/change_password", port, body=body, timeout=60, headers={
+            "Cookie": f"postern_session={token}", "Content-Type": "application/x-www-form-urlencoded",
+            "Sec-Fetch-Site": "same-origin"})
+        return status
+
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(parallel) as ex:
+        statuses = list(ex.map(one, pool))
+    done = sum(1 for st in statuses if st < 400)
+    return {"asked": len(statuses), "done": done, "seconds": round(time.time() - t0, 1),
+            "refused": {str(st): statuses.count(st) for st in set(statuses) if st >= 400}}
+
+
+def page_loads_of_stale_sessions(port: int, tokens: list[str], parallel: int) -> int:
+    """One Manage Sessions page for each of `tokens`, `parallel` at once: sessions whose "last
+    active" is minutes old, so each first load writes it (a touch)."""
+    import concurrent.futures
+
+    def one(token):
+        return request("GET", "/settings/sessions", port, headers={"Cookie": f"postern_session={token}"})[0]
+
+    with concurrent.futures.ThreadPoolExecutor(parallel) as ex:
+        return sum(1 for st in ex.map(one, tokens) if st == 200)
+
+
+def run_write_paths(opts, d: int, db, workdir: Path, logfile: Path, token_file: Path, email_file: Path, n: int) -> dict:
+    """Each write path under load, on a server with metrics on (so its request timing does not
+    weigh on the other measurements), and the store's own time for each write from
+    `postern_db_write_seconds`: from asking for the write turn to the commit, waiting included."""
+    metrics_port = opts.port + 9
+    server = Server(db.url, opts.port, logfile, {"POSTERN_METRICS_LISTEN": f"127.0.0.1:{metrics_port}"})
+    try:
+        time.sleep(2)
+        out: dict = {}
+        pool = victim_pool(workdir, db.url, f"wp{n}", DELETE_ACCOUNTS, max(10, math.ceil(opts.end_pool / DELETE_ACCOUNTS)))
+        pool_file = workdir / "write-end-pool.txt"
+        pool_file.write_text("".join(f"{a} {v}\n" for a, v, _ in pool))
+        out["end_session"] = wrk("end_session.lua", "/", opts.port, d, args=[str(pool_file), str(WRK_THREADS)])
+        out["logins"] = wrk("login.lua", "/", opts.port, d, connections=16, args=[str(email_file), PASSWORD])
+        stale = token_file.read_text().split()[: 20 if opts.smoke else 50 if opts.quick else 400]
+        out["touch_pages"] = page_loads_of_stale_sessions(opts.port, stale, 8)
+        changers = victim_pool(workdir, db.url, f"pw{n}", 4 if opts.smoke else 12 if opts.quick else 40, 1)
+        out["password_changes"] = password_changes(opts.port, changers, 4)
+        out["latency"] = scrape_write_latencies(metrics_port)
+        note("writes (store, p50 / p99 / max ms): " + "; ".join(
+            f"{k} {v.get('q0.5')} / {v.get('q0.99')} / {v.get('q1')} ({v.get('count', 0)})"
+            for k, v in sorted(out["latency"].items()) if k in WRITE_PATHS))
+        return out
+    finally:
+        server.stop()
+
+
 def run_size(backend: str, n: int, opts, workdir: Path) -> dict:
     d = opts.duration
     log(f"{backend}: N = {n:,} sessions")
@@ -731,6 +817,9 @@ def run_size(backend: str, n: int, opts, workdir: Path) -> dict:
                                                 "poll_during_storm": during, "login_storm": storm,
                                                 "healthz_before_storm": hz_before, "healthz_during_storm": hz_during}
             server.stop()
+        # Each write path's own time (issue 16), on a server of its own with metrics on.
+        if n == opts.target_size:
+            result["write_paths"] = run_write_paths(opts, d, db, workdir, logfile, token_file, email_file, n)
     except Exception:
         for s_ in RUNNING:
             s_.check_alive()
@@ -1766,6 +1855,12 @@ def markdown(results: dict) -> str:
             row(f"with `--hash-concurrency {conc}`: poll, paced, no logins", variant("poll_before_storm"))
             row(f"with `--hash-concurrency {conc}`: poll during the storm", variant("poll_during_storm"))
             row(f"with `--hash-concurrency {conc}`: `/healthz` during the storm", variant("healthz_during_storm"))
+        for wp in WRITE_PATHS:
+            if not any(wp in sizes[k].get("write_paths", {}).get("latency", {}) for k in keys):
+                continue
+            row(f"write `{wp}` in the store (from asking for the write turn to commit): p50 / p99 / max", lambda s, wp=wp: (
+                f"{fmt_ms(s['write_paths']['latency'][wp].get('q0.5'))} / {fmt_ms(s['write_paths']['latency'][wp].get('q0.99'))} / "
+                f"{fmt_ms(s['write_paths']['latency'][wp].get('q1'))} ms over {s['write_paths']['latency'][wp].get('count', 0):,} writes"))
         row("revocation → notice (p50 / p99 / max)", lambda s: (
             f"{fmt_ms(s['measurements']['revocation']['notice_p50_ms'])} / {fmt_ms(s['measurements']['revocation']['notice_p99_ms'])} / "
             f"{fmt_ms(s['measurements']['revocation']['notice_max_ms'])} ms over {s['measurements']['revocation']['trials']} trials, "

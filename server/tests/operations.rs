@@ -103,11 +103,15 @@ backend_tests! {
             (r#"postern_sessions_ended_total{reason="ended_by_user"}"#, 1.0),
             ("postern_event_streams_open", 1.0),
             (r#"postern_http_requests_total{route="/api/v1/sessions/{id}",method="DELETE",status="204"}"#, 1.0),
+            (r#"postern_db_write_seconds_count{write="end_session"}"#, 1.0),
         ];
         for (series, value) in expect {
             assert_eq!(metric(&text, series), Some(value), "{series} in:\n{text}");
         }
         assert!(text.contains("postern_http_request_duration_seconds_bucket"), "a latency histogram");
+        // Each write path's latency as quantiles, the p99 the benchmark reports among them.
+        assert!(text.contains(r#"postern_db_write_seconds{write="end_session",quantile="0.99"}"#), "{text}");
+        assert!(text.contains(r#"postern_db_write_seconds_count{write="create_account"}"#), "{text}");
         assert!(text.contains(r#"route="/settings/sessions""#), "pages by their template:\n{text}");
         for personal in ["ada@example.com", "127.0.0.1", laptop_id.as_str(), web.cookie.as_deref().unwrap(),
                          app.token.as_deref().unwrap(), "Pixel 8"] {

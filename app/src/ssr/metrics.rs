@@ -64,3 +64,57 @@ pub fn hash_queue_length(count: usize) {
 pub fn database_error(kind: &'static str) {
     metrics::counter!("postern_database_errors_total", "kind" => kind).increment(1);
 }
+
+/// The store's writes, each a label of `postern_db_write_seconds`: from asking for the write turn
+/// (SQLite) or the transaction (PostgreSQL) to its commit, so the time spent waiting behind other
+/// writers counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WritePath {
+    CreateAccount,
+    AccountSetting,
+    CreateSession,
+    /// "Last active", at most once a minute per session.
+    Touch,
+    RenameSession,
+    EndSession,
+    /// Terminate all, end the others, reset auto-login, "This wasn't me", ended by the admin.
+    EndSessions,
+    /// The new hash and the other sessions' end, in one transaction.
+    PasswordChange,
+    MarkExpired,
+    Purge,
+    ThrottleCharge,
+    ThrottleRefund,
+    SecurityEvent,
+    Message,
+    DeviceBinding,
+    Seed,
+}
+
+impl WritePath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WritePath::CreateAccount => "create_account",
+            WritePath::AccountSetting => "account_setting",
+            WritePath::CreateSession => "create_session",
+            WritePath::Touch => "touch",
+            WritePath::RenameSession => "rename_session",
+            WritePath::EndSession => "end_session",
+            WritePath::EndSessions => "end_sessions",
+            WritePath::PasswordChange => "password_change",
+            WritePath::MarkExpired => "mark_expired",
+            WritePath::Purge => "purge",
+            WritePath::ThrottleCharge => "throttle_charge",
+            WritePath::ThrottleRefund => "throttle_refund",
+            WritePath::SecurityEvent => "security_event",
+            WritePath::Message => "message",
+            WritePath::DeviceBinding => "device_binding",
+            WritePath::Seed => "seed",
+        }
+    }
+}
+
+/// A write of `path` took `seconds`, its wait for the write turn included.
+pub fn db_write(path: WritePath, seconds: f64) {
+    metrics::histogram!("postern_db_write_seconds", "write" => path.as_str()).record(seconds);
+}

@@ -36,7 +36,7 @@ impl Store {
         created: Event,
     ) -> Result<AccountId> {
         let now = created.at;
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::CreateAccount).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let inserted: std::result::Result<(AccountId,), sqlx::Error> = sqlx::query_as(
@@ -71,7 +71,7 @@ impl Store {
     /// "Tell me about logins from new devices".
     pub async fn set_notify_new_devices(&self, id: AccountId, notify: bool) -> Result<()> {
         const SQL: &str = "UPDATE accounts SET notify_new_devices = $2 WHERE id = $1";
-        let _turn = self.write_turn().await;
+        let _turn = self.write_turn(WritePath::AccountSetting).await;
         with_pool!(self, |pool| {
             sqlx::query(SQL).bind(id).bind(notify).execute(pool).await?;
         });

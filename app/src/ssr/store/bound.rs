@@ -53,7 +53,7 @@ impl Store {
     /// Issues `challenge` to the session `session_id`.
     pub async fn add_challenge(&self, session_id: &SessionId, challenge: &str, now: i64) -> Result<()> {
         const SQL: &str = "INSERT INTO dbsc_challenges (challenge, session_id, created_at) VALUES ($1, $2, $3)";
-        let _turn = self.write_turn().await;
+        let _turn = self.write_turn(WritePath::DeviceBinding).await;
         with_pool!(self, |pool| {
             sqlx::query(SQL).bind(challenge).bind(session_id).bind(now).execute(pool).await?;
             Ok(())
@@ -90,7 +90,7 @@ impl Store {
             active_at!("$3"),
             " RETURNING account_id"
         );
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::DeviceBinding).await;
         let account = with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             if !consume_challenge!(tx, session_id, challenge, now) {
@@ -135,7 +135,7 @@ impl Store {
              WHERE id = $1 AND bound_key IS NOT NULL AND ",
             active_at!("$4")
         );
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::DeviceBinding).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             if !consume_challenge!(tx, session_id, challenge, now) {

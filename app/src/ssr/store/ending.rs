@@ -82,7 +82,7 @@ pub struct Keep<'a> {
 impl Store {
     /// Marks a session that has run out as ended at the moment it ran out.
     pub async fn mark_expired(&self, account_id: AccountId, session_id: &SessionId, expired_at: i64) -> Result<()> {
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::MarkExpired).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let done =
@@ -119,10 +119,13 @@ impl Store {
         event: &Event,
     ) -> Result<EndOutcome> {
         let job = EndJob { account_id, session_id: session_id.clone(), reason, event: event.clone() };
-        match &self.writer {
+        let started = std::time::Instant::now();
+        let outcome = match &self.writer {
             Some(writer) => writer.ends.join(&writer.turn, job, |jobs| self.end_each(jobs)).await,
             None => self.end_each(vec![job]).await.pop().expect("one result per job"),
-        }
+        };
+        crate::ssr::metrics::db_write(WritePath::EndSession, started.elapsed().as_secs_f64());
+        outcome
     }
 
     /// Ends `jobs` in one transaction, the caller holding the write turn (SQLite). If that fails,
@@ -193,7 +196,8 @@ impl Store {
     /// end. Optionally replaces the password hash in the same transaction, so a password change
     /// is never half applied. Returns how many sessions ended.
     pub async fn end_sessions(&self, account_id: AccountId, plan: &BulkEnd<'_>, event: &Event) -> Result<u64> {
-        let (_turn, begin) = self.begin_write().await;
+        let path = if plan.new_password_hash.is_some() { WritePath::PasswordChange } else { WritePath::EndSessions };
+        let (_turn, begin) = self.begin_write(path).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             // Logins verified before this moment must not create sessions after it.
@@ -292,7 +296,7 @@ impl Store {
     /// login-throttle counters whose last failure is at or before `plan.throttle_stale_at`.
     pub async fn purge(&self, plan: Purge) -> Result<(u64, u64)> {
         let Purge { now, retained_since: purge_before, throttle_stale_at, devices_unused_since } = plan;
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::Purge).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let ran_out = session_set_changed!(self, tx, sessions_ran_out_at = now);

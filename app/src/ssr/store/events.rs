@@ -58,7 +58,7 @@ pub struct EventRow {
 impl Store {
     /// Records a security event outside any other change (failed logins, for instance).
     pub async fn record_event(&self, event: &Event) -> Result<()> {
-        let _turn = self.write_turn().await;
+        let _turn = self.write_turn(WritePath::SecurityEvent).await;
         with_pool!(self, |pool| {
             let mut conn = pool.acquire().await?;
             insert_event!(conn, event);
@@ -82,7 +82,7 @@ impl Store {
                                at = CASE WHEN excluded.at > security_events.at THEN excluded.at ELSE security_events.at END,
                                ip = excluded.ip";
         let key = format!("refused:{account_id}:{window_start}");
-        let _turn = self.write_turn().await;
+        let _turn = self.write_turn(WritePath::SecurityEvent).await;
         with_pool!(self, |pool| {
             sqlx::query(SQL)
                 .bind(account_id)

@@ -69,7 +69,7 @@ impl Store {
         id: i64,
         answer: Option<(i64, MessageReply)>,
     ) -> Result<bool> {
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::Message).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             // The account row first, as every other writer of messages does: on PostgreSQL the

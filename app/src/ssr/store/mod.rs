@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::{AccountId, AppError, EndReason, SessionId, SessionKind};
+use crate::ssr::metrics::WritePath;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -355,8 +356,8 @@ impl Store {
     /// of 200 ms for ending a session at full load); with it they queue in order, in memory, and
     /// the busy timeout only ever waits for another process. BEGIN IMMEDIATE takes SQLite's
     /// write lock at once, so that two transactions never deadlock upgrading read locks.
-    async fn begin_write(&self) -> (Option<tokio::sync::MutexGuard<'_, ()>>, &'static str) {
-        (self.write_turn().await, self.begin_statement())
+    async fn begin_write(&self, path: WritePath) -> (WriteTurn<'_>, &'static str) {
+        (self.write_turn(path).await, self.begin_statement())
     }
 
     /// How a transaction that writes begins, for a caller that holds the turn already.
@@ -367,12 +368,15 @@ impl Store {
         }
     }
 
-    /// This process's turn to write (SQLite; nothing on PostgreSQL), first come first served.
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.writer {
+    /// This process's turn to write (SQLite; nothing on PostgreSQL), first come first served;
+    /// held until the write is done, which it times (`postern_db_write_seconds`).
+    async fn write_turn(&self, path: WritePath) -> WriteTurn<'_> {
+        let started = std::time::Instant::now();
+        let turn = match &self.writer {
             Some(writer) => Some(writer.turn.lock().await),
             None => None,
-        }
+        };
+        WriteTurn { _turn: turn, path, started }
     }
 
     /// A cheap round trip, for the readiness endpoint.
@@ -390,6 +394,20 @@ impl Store {
             reader.close().await;
         }
         with_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// A write in progress: the write turn, if the backend has one, and the write's timer, recorded
+/// when the write is over (committed, failed or abandoned).
+struct WriteTurn<'a> {
+    _turn: Option<tokio::sync::MutexGuard<'a, ()>>,
+    path: WritePath,
+    started: std::time::Instant,
+}
+
+impl Drop for WriteTurn<'_> {
+    fn drop(&mut self) {
+        crate::ssr::metrics::db_write(self.path, self.started.elapsed().as_secs_f64());
     }
 }
 

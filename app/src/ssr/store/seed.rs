@@ -24,7 +24,7 @@ impl Store {
         password_hash: &str,
         now: i64,
     ) -> Result<Vec<AccountId>> {
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::Seed).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let mut ids = Vec::with_capacity(accounts.len());
@@ -55,7 +55,7 @@ impl Store {
     /// one transaction, without its checks and side effects (see the module's comment).
     #[doc(hidden)]
     pub async fn seed_sessions(&self, sessions: &[NewSession]) -> Result<()> {
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::Seed).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             for chunk in sessions.chunks(ROWS_PER_STATEMENT) {

@@ -103,7 +103,7 @@ impl Store {
     /// Creates a session. An account at its limit of active sessions loses its least recently
     /// active ones first, in the same transaction.
     pub async fn create_session(&self, s: &NewSession, max_active: i64, event: &Event) -> Result<()> {
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::CreateSession).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             // First, so that it locks the account row (PostgreSQL): concurrent logins of one
@@ -258,7 +258,7 @@ impl Store {
     pub async fn touch(&self, session_id: &SessionId, t: Touch) -> Result<()> {
         const SQL: &str = "UPDATE sessions SET last_active_at = $2, idle_expires_at = $3
                            WHERE id = $1 AND ended_at IS NULL AND last_active_at <= $4";
-        let _turn = self.write_turn().await;
+        let _turn = self.write_turn(WritePath::Touch).await;
         with_pool!(self, |pool| {
             sqlx::query(SQL)
                 .bind(session_id)
@@ -293,7 +293,7 @@ impl Store {
     ) -> Result<bool> {
         const SQL: &str =
             concat!("UPDATE sessions SET custom_name = $3 WHERE account_id = $1 AND id = $2 AND ", active_at!("$4"));
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::RenameSession).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let done =

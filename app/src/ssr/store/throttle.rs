@@ -37,7 +37,7 @@ impl Store {
         let mut charges = charges.to_vec();
         charges.sort_unstable();
         charges.dedup_by_key(|(key, _)| *key);
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::ThrottleCharge).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let mut rows = Vec::with_capacity(charges.len());
@@ -83,7 +83,7 @@ impl Store {
         let mut keys: Vec<(&str, Option<&Refund>)> =
             refunds.iter().map(|r| (r.key, Some(r))).chain(reset.iter().map(|k| (*k, None))).collect();
         keys.sort_unstable_by_key(|(key, _)| *key);
-        let (_turn, begin) = self.begin_write().await;
+        let (_turn, begin) = self.begin_write(WritePath::ThrottleRefund).await;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             for (key, refund) in &keys {
