@@ -214,6 +214,53 @@ backend_tests! {
         assert_eq!(list.len(), 1);
     }
 
+    async fn lookups_asked_at_once_each_get_their_own_session_and_see_ends_before_them(db) {
+        // On SQLite the lookups that are ready together share one read transaction: each must
+        // still get its own row, and see every end committed before it was asked for.
+        let (svc, _clock) = db.service().await;
+        let web = sign_up(&svc, "Ada", "ada@example.com").await;
+        let mut phones = Vec::new();
+        for n in 0..6 {
+            phones.push(log_in_app(&svc, "ada@example.com", &format!("Phone {n}")).await);
+        }
+        let me = current(&svc, &web.token).await;
+        let mut ended = HashSet::new();
+        for n in [0, 2, 4] {
+            svc.end_session(&me, &client("203.0.113.1"), &phones[n].session_id).await.unwrap();
+            ended.insert(n);
+        }
+        for round in 0..20 {
+            let asked: Vec<_> = phones
+                .iter()
+                .enumerate()
+                .map(|(n, phone)| {
+                    let (svc, token, id) = (svc.clone(), phone.token.clone(), phone.session_id.clone());
+                    tokio::spawn(async move { (n, id, svc.authenticate(&token, false).await.unwrap()) })
+                })
+                .collect();
+            let unknown = tokio::spawn({
+                let svc = svc.clone();
+                async move { peek(&svc, &"x".repeat(43)).await }
+            });
+            for answer in asked {
+                let (n, id, resolved) = answer.await.unwrap();
+                match resolved {
+                    Resolved::Active(s) => assert!(!ended.contains(&n) && s.session_id == id, "round {round}: phone {n}"),
+                    Resolved::Ended(reason) => {
+                        assert!(ended.contains(&n) && reason == EndReason::EndedByUser, "round {round}: phone {n}")
+                    }
+                    Resolved::None => panic!("round {round}: phone {n} not found"),
+                }
+            }
+            assert_eq!(unknown.await.unwrap(), Resolved::None, "round {round}: an unknown token");
+            // An end between two rounds is seen by every lookup of the next.
+            if round == 9 {
+                svc.end_session(&me, &client("203.0.113.1"), &phones[1].session_id).await.unwrap();
+                ended.insert(1);
+            }
+        }
+    }
+
     async fn a_session_ended_by_another_instance_fails_there_and_here_on_the_next_request(db) {
         // Two services on one database stand for two server instances (or, on SQLite, for the
         // direct read path and another process's writes): nothing is cached anywhere.

@@ -121,7 +121,7 @@ impl Store {
         let job = EndJob { account_id, session_id: session_id.clone(), reason, event: event.clone() };
         let started = std::time::Instant::now();
         let outcome = match &self.writer {
-            Some(writer) => writer.ends.join(&writer.turn, job, |jobs| self.end_each(jobs)).await,
+            Some(writer) => writer.ends.join(&writer.turn, job, |_, jobs| self.end_each(jobs)).await,
             None => self.end_each(vec![job]).await.pop().expect("one result per job"),
         };
         crate::ssr::metrics::db_write(WritePath::EndSession, started.elapsed().as_secs_f64());

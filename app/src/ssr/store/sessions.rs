@@ -215,34 +215,32 @@ impl Store {
                            FROM sessions s JOIN accounts a ON a.id = s.account_id
                            WHERE s.token_hash = $1";
         if let Some(reader) = &self.reader {
-            return reader
-                .read(|conn| {
-                    use rusqlite::OptionalExtension;
-                    conn.prepare_cached(SQL)?
-                        .query_row([token_hash], |r| {
-                            Ok(AuthRow {
-                                id: r.get(0)?,
-                                account_id: r.get(1)?,
-                                kind: r.get(2)?,
-                                auto_login: r.get(3)?,
-                                last_active_at: r.get(4)?,
-                                idle_expires_at: r.get(5)?,
-                                expires_at: r.get(6)?,
-                                ended_at: r.get(7)?,
-                                end_reason: r.get(8)?,
-                                email: r.get(9)?,
-                                name: r.get(10)?,
-                                sessions_version: r.get(11)?,
-                                unread_messages: r.get(12)?,
-                                bound_cookie_hash: r.get(13)?,
-                                bound_cookie_expires_at: r.get(14)?,
-                                bound_previous_hash: r.get(15)?,
-                                bound_previous_expires_at: r.get(16)?,
-                            })
-                        })
-                        .optional()
+            let lookup = |stmt: &mut rusqlite::CachedStatement<'_>, token_hash: &Vec<u8>| {
+                use rusqlite::OptionalExtension;
+                stmt.query_row([token_hash], |r| {
+                    Ok(AuthRow {
+                        id: r.get(0)?,
+                        account_id: r.get(1)?,
+                        kind: r.get(2)?,
+                        auto_login: r.get(3)?,
+                        last_active_at: r.get(4)?,
+                        idle_expires_at: r.get(5)?,
+                        expires_at: r.get(6)?,
+                        ended_at: r.get(7)?,
+                        end_reason: r.get(8)?,
+                        email: r.get(9)?,
+                        name: r.get(10)?,
+                        sessions_version: r.get(11)?,
+                        unread_messages: r.get(12)?,
+                        bound_cookie_hash: r.get(13)?,
+                        bound_cookie_expires_at: r.get(14)?,
+                        bound_previous_hash: r.get(15)?,
+                        bound_previous_expires_at: r.get(16)?,
+                    })
                 })
-                .await;
+                .optional()
+            };
+            return reader.read_each(&reader.session_lookups, token_hash.to_vec(), SQL, lookup).await;
         }
         // Boxed: inline, the pool's future would size the future of every request that reads a
         // session, the SQLite reads above included, and it is moved several times on its way to

@@ -1,5 +1,6 @@
 //! The direct SQLite read path.
 
+use super::group;
 use super::Result;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,10 +19,15 @@ use std::time::Duration;
 /// reading at once kept waiting for each other there, asleep in the kernel (`strace -k`: nearly
 /// every futex call of a poll), and serialising the reads ourselves made the poll 25 % faster
 /// (bench/results.md). A read is a few microseconds, so the turn is never the limit.
+///
+/// The session lookup of every request goes further ([`SqliteReader::read_each`]): the lookups
+/// that are ready at the same time share one read transaction.
 pub(crate) struct SqliteReader {
     path: PathBuf,
     /// The connection, taken for each read; `None` until the first read and after one failed.
     conn: tokio::sync::Mutex<Option<rusqlite::Connection>>,
+    /// The session lookups (by token hash) waiting for the connection.
+    pub(super) session_lookups: group::Queue<Vec<u8>, rusqlite::Result<Option<super::AuthRow>>>,
 }
 
 impl std::fmt::Debug for SqliteReader {
@@ -37,7 +43,11 @@ impl SqliteReader {
         if name.is_empty() || name.starts_with(":memory:") || name.contains("mode=memory") {
             return None;
         }
-        Some(SqliteReader { path: path.to_owned(), conn: tokio::sync::Mutex::new(None) })
+        Some(SqliteReader {
+            path: path.to_owned(),
+            conn: tokio::sync::Mutex::new(None),
+            session_lookups: group::Queue::gathering(),
+        })
     }
 
     fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
@@ -71,8 +81,83 @@ impl SqliteReader {
         Ok(result?)
     }
 
+    /// Runs `sql` once for each job with `each`, together with the jobs of the same `queue` that
+    /// are ready at the same time (a gathering [`group::Queue`]), in one read transaction. That
+    /// transaction begins at the batch's first read, after every job in it was asked for, so each
+    /// still sees everything committed before its request came: a session ended anywhere is seen
+    /// by the next request, as with a read of its own.
+    pub(super) async fn read_each<J: Clone, T>(
+        &self,
+        queue: &group::Queue<J, rusqlite::Result<T>>,
+        job: J,
+        sql: &'static str,
+        each: impl Fn(&mut rusqlite::CachedStatement<'_>, &J) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let run = |slot: &mut Option<rusqlite::Connection>, jobs: Vec<J>| {
+            std::future::ready(self.run_batch(slot, sql, &jobs, &each))
+        };
+        Ok(queue.join(&self.conn, job, run).await?)
+    }
+
+    fn run_batch<J, T>(
+        &self,
+        slot: &mut Option<rusqlite::Connection>,
+        sql: &str,
+        jobs: &[J],
+        each: &impl Fn(&mut rusqlite::CachedStatement<'_>, &J) -> rusqlite::Result<T>,
+    ) -> Vec<rusqlite::Result<T>> {
+        let conn = match slot.take() {
+            Some(conn) => conn,
+            None => match self.open() {
+                Ok(conn) => conn,
+                Err(err) => return jobs.iter().map(|_| Err(copy_error(&err))).collect(),
+            },
+        };
+        match Self::run_together(&conn, sql, jobs, each) {
+            // A connection that failed is dropped rather than reused.
+            Ok(results) if results.iter().all(|r| r.is_ok()) => {
+                *slot = Some(conn);
+                results
+            }
+            Ok(results) => results,
+            Err(err) => jobs.iter().map(|_| Err(copy_error(&err))).collect(),
+        }
+    }
+
+    fn run_together<J, T>(
+        conn: &rusqlite::Connection,
+        sql: &str,
+        jobs: &[J],
+        each: &impl Fn(&mut rusqlite::CachedStatement<'_>, &J) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<rusqlite::Result<T>>> {
+        // One job alone reads in SQLite's own transaction of one statement.
+        let together = jobs.len() > 1;
+        if together {
+            conn.prepare_cached("BEGIN")?.execute([])?;
+        }
+        let mut stmt = conn.prepare_cached(sql)?;
+        let results = jobs.iter().map(|job| each(&mut stmt, job)).collect();
+        drop(stmt);
+        if together {
+            conn.prepare_cached("COMMIT")?.execute([])?;
+        }
+        Ok(results)
+    }
+
     /// Closes the connection (the store is closing).
     pub(super) async fn close(&self) {
         *self.conn.lock().await = None;
+    }
+}
+
+/// The same failure again, for each job of a batch that failed as a whole (rusqlite's errors are
+/// not `Clone`).
+fn copy_error(err: &rusqlite::Error) -> rusqlite::Error {
+    match err {
+        rusqlite::Error::SqliteFailure(code, message) => rusqlite::Error::SqliteFailure(*code, message.clone()),
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
     }
 }
