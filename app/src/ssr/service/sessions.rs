@@ -35,7 +35,7 @@ impl AuthService {
         if !token::looks_like_token(token) {
             return Ok(Resolved::None);
         }
-        let Some(row) = self.store.session_by_token_hash(&token::hash_token(token)).await? else {
+        let Some(row) = self.store.session_by_token_hash(token::hash_token(token)).await? else {
             return Ok(Resolved::None);
         };
         let now = self.now();

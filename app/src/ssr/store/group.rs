@@ -5,8 +5,8 @@
 //! per transaction had a p99 of 50–90 ms at 64 concurrent requests (bench/results.md).
 //!
 //! Reads too ([`Queue::gathering`]): the session lookup of every request is one index probe, and
-//! its read transaction's begin and end (two `fcntl` calls and an `fstat` of the WAL's lock file,
-//! and SQLite's bookkeeping) cost more than the probe; the lookups that arrive in one round of the
+//! its read transaction's begin and end (two `fcntl` calls, an `fstat` and SQLite's bookkeeping)
+//! cost more than the probe; the lookups that arrive in one round of the
 //! scheduler share one transaction.
 
 use std::sync::Mutex;

@@ -207,7 +207,7 @@ impl Store {
     }
 
     /// The session a token belongs to, with its account: the one lookup of every request.
-    pub async fn session_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<AuthRow>> {
+    pub async fn session_by_token_hash(&self, token_hash: Vec<u8>) -> Result<Option<AuthRow>> {
         const SQL: &str = "SELECT s.id, s.account_id, s.kind, s.auto_login, s.last_active_at, s.idle_expires_at,
                                   s.expires_at, s.ended_at, s.end_reason, a.email, a.name, a.sessions_version,
                                   a.unread_messages, s.bound_cookie_hash, s.bound_cookie_expires_at,
@@ -240,7 +240,7 @@ impl Store {
                 })
                 .optional()
             };
-            return reader.read_each(&reader.session_lookups, token_hash.to_vec(), SQL, lookup).await;
+            return reader.read_each(&reader.session_lookups, token_hash, SQL, lookup).await;
         }
         // Boxed: inline, the pool's future would size the future of every request that reads a
         // session, the SQLite reads above included, and it is moved several times on its way to

@@ -69,16 +69,27 @@ impl SqliteReader {
 
     pub(super) async fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T> {
         let mut turn = self.conn.lock().await;
-        let conn = match turn.take() {
+        Ok(self.on_connection(&mut turn, f, rusqlite::Result::is_ok)??)
+    }
+
+    /// Runs `f` on the connection in `slot`, opened first if there is none; the connection goes
+    /// back into `slot` only if `healthy` says so of the result: one that failed is dropped rather
+    /// than reused. An error here is the open's.
+    fn on_connection<R>(
+        &self,
+        slot: &mut Option<rusqlite::Connection>,
+        f: impl FnOnce(&rusqlite::Connection) -> R,
+        healthy: impl FnOnce(&R) -> bool,
+    ) -> rusqlite::Result<R> {
+        let conn = match slot.take() {
             Some(conn) => conn,
             None => self.open()?,
         };
         let result = f(&conn);
-        // A connection that failed is dropped rather than reused.
-        if result.is_ok() {
-            *turn = Some(conn);
+        if healthy(&result) {
+            *slot = Some(conn);
         }
-        Ok(result?)
+        Ok(result)
     }
 
     /// Runs `sql` once for each job with `each`, together with the jobs of the same `queue` that
@@ -106,21 +117,12 @@ impl SqliteReader {
         jobs: &[J],
         each: &impl Fn(&mut rusqlite::CachedStatement<'_>, &J) -> rusqlite::Result<T>,
     ) -> Vec<rusqlite::Result<T>> {
-        let conn = match slot.take() {
-            Some(conn) => conn,
-            None => match self.open() {
-                Ok(conn) => conn,
-                Err(err) => return jobs.iter().map(|_| Err(copy_error(&err))).collect(),
-            },
+        let all_read = |done: &rusqlite::Result<Vec<rusqlite::Result<T>>>| {
+            done.as_ref().is_ok_and(|results| results.iter().all(|r| r.is_ok()))
         };
-        match Self::run_together(&conn, sql, jobs, each) {
-            // A connection that failed is dropped rather than reused.
-            Ok(results) if results.iter().all(|r| r.is_ok()) => {
-                *slot = Some(conn);
-                results
-            }
-            Ok(results) => results,
-            Err(err) => jobs.iter().map(|_| Err(copy_error(&err))).collect(),
+        match self.on_connection(slot, |conn| Self::run_together(conn, sql, jobs, each), all_read) {
+            Ok(Ok(results)) => results,
+            Ok(Err(err)) | Err(err) => jobs.iter().map(|_| Err(copy_error(&err))).collect(),
         }
     }
 
