@@ -340,6 +340,11 @@ backend_tests! {
             others.push(log_in(&svc, "ada@example.com", false).await);
         }
         let me = current(&svc, &web.token).await;
+        let version = |s: SessionStatus| match s {
+            SessionStatus::Active { sessions_version } => sessions_version,
+            other => panic!("not active: {other:?}"),
+        };
+        let before = version(svc.status(Some(&web.token), None).await.unwrap());
         let mut asked = Vec::new();
         // Each of Ada's twice (the second is "already ended": fine), Bob's and one that never
         // existed (not found), all at once.
@@ -368,6 +373,8 @@ backend_tests! {
         let log = svc.activity_export(&me, app::model::ActivityFilter::Ended).await.unwrap();
         let ended = log.iter().filter(|e| e.kind == app::model::EventKind::SessionEnded).count();
         assert_eq!(ended, 12, "one event per ended session: {log:?}");
+        let after = version(svc.status(Some(&web.token), None).await.unwrap());
+        assert_eq!(after - before, 12, "the session list moves once per ended session");
     }
 
     async fn logging_out_ends_only_the_current_session(db) {

@@ -14,13 +14,20 @@ pub enum EndOutcome {
     NotFound,
 }
 
+/// Ends one session of an account, if it is active: `$1` the session, `$2` the account, `$3` when,
+/// `$4` the reason, `$5` the session that ended it.
+pub(super) const END_ONE_SQL: &str = "UPDATE sessions SET ended_at = $3, end_reason = $4, ended_by_session = $5
+                                      WHERE id = $1 AND account_id = $2 AND ended_at IS NULL";
+/// Whether the session `$1` is the account `$2`'s.
+pub(super) const SESSION_OF_ACCOUNT_SQL: &str = "SELECT id FROM sessions WHERE id = $1 AND account_id = $2";
+
 /// One session to end, as `end_session` was asked.
 #[derive(Clone, Debug)]
 pub(super) struct EndJob {
-    account_id: AccountId,
-    session_id: SessionId,
-    reason: EndReason,
-    event: Event,
+    pub(super) account_id: AccountId,
+    pub(super) session_id: SessionId,
+    pub(super) reason: EndReason,
+    pub(super) event: Event,
 }
 
 /// The new lifetime of the current session when it stops being an auto-login.
@@ -121,7 +128,10 @@ impl Store {
         let job = EndJob { account_id, session_id: session_id.clone(), reason, event: event.clone() };
         let started = std::time::Instant::now();
         let outcome = match &self.writer {
-            Some(writer) => writer.ends.join(&writer.turn, job, |_, jobs| self.end_each(jobs)).await,
+            Some(writer) => match &writer.direct {
+                Some(direct) => writer.ends.join(&writer.turn, job, |_, jobs| direct.end_each(jobs)).await,
+                None => writer.ends.join(&writer.turn, job, |_, jobs| self.end_each(jobs)).await,
+            },
             None => self.end_each(vec![job]).await.pop().expect("one result per job"),
         };
         crate::ssr::metrics::db_write(WritePath::EndSession, started.elapsed().as_secs_f64());
@@ -151,28 +161,24 @@ impl Store {
             let mut tx = pool.begin_with(begin).await?;
             let mut outcomes = Vec::with_capacity(jobs.len());
             for job in jobs {
-                let done = sqlx::query(
-                    "UPDATE sessions SET ended_at = $3, end_reason = $4, ended_by_session = $5
-                     WHERE id = $1 AND account_id = $2 AND ended_at IS NULL",
-                )
-                .bind(&job.session_id)
-                .bind(job.account_id)
-                .bind(job.event.at)
-                .bind(job.reason)
-                .bind(job.event.session_id.as_ref())
-                .execute(&mut *tx)
-                .await?;
+                let done = sqlx::query(END_ONE_SQL)
+                    .bind(&job.session_id)
+                    .bind(job.account_id)
+                    .bind(job.event.at)
+                    .bind(job.reason)
+                    .bind(job.event.session_id.as_ref())
+                    .execute(&mut *tx)
+                    .await?;
                 let outcome = if done.rows_affected() > 0 {
                     session_set_changed!(self, tx, account = job.account_id);
                     insert_event!(tx, &job.event);
                     EndOutcome::Ended
                 } else {
-                    let exists: Option<(String,)> =
-                        sqlx::query_as("SELECT id FROM sessions WHERE id = $1 AND account_id = $2")
-                            .bind(&job.session_id)
-                            .bind(job.account_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
+                    let exists: Option<(String,)> = sqlx::query_as(SESSION_OF_ACCOUNT_SQL)
+                        .bind(&job.session_id)
+                        .bind(job.account_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                     if exists.is_some() {
                         EndOutcome::AlreadyEnded
                     } else {

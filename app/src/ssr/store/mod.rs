@@ -34,9 +34,9 @@ pub enum StoreError {
     /// [`Store::open_current`] found no SQLite database at the path.
     #[error("there is no database at {0}")]
     NoDatabase(String),
-    /// An error of the direct SQLite read path ([`SqliteReader`]).
+    /// An error of the direct SQLite paths ([`SqliteReader`], [`SqliteWriter`]).
     #[error("database error: {0}")]
-    Read(#[source] rusqlite::Error),
+    Direct(#[source] rusqlite::Error),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -48,7 +48,7 @@ impl From<rusqlite::Error> for StoreError {
                 | rusqlite::ErrorCode::DatabaseLocked
                 | rusqlite::ErrorCode::CannotOpen,
             ) => StoreError::Unavailable(Box::new(e)),
-            _ => StoreError::Read(e),
+            _ => StoreError::Direct(e),
         }
     }
 }
@@ -113,6 +113,8 @@ struct Writer {
     turn: tokio::sync::Mutex<()>,
     /// Ending one session (the Manage Sessions trash button, the API's `DELETE`).
     ends: group::Queue<ending::EndJob, Result<EndOutcome>>,
+    /// Where the groups of ends are committed without sqlx; `None` for an in-memory database.
+    direct: Option<Arc<SqliteWriter>>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -154,9 +156,12 @@ macro_rules! ran_out_at {
 /// and end goes through here, the purge job's included; after the commit, the caller passes the
 /// accounts to [`Store::announce`] for this process's own streams. The second form evaluates to
 /// the accounts whose sessions ran out.
+/// `$1`: the account whose set of sessions changed (`session_set_changed!`).
+const SESSIONS_VERSION_SQL: &str = "UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id = $1";
+
 macro_rules! session_set_changed {
     ($store:expr, $tx:expr, account = $account_id:expr) => {{
-        sqlx::query("UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id = $1")
+        sqlx::query(SESSIONS_VERSION_SQL)
             .bind($account_id)
             .execute(&mut *$tx)
             .await?;
@@ -180,23 +185,25 @@ macro_rules! session_set_changed {
     }};
 }
 
+/// An [`Event`]'s fields, in their order (`insert_event!`).
+const EVENT_INSERT_SQL: &str =
+    "INSERT INTO security_events (account_id, at, kind, session_id, target_id, ip, detail, device)
+                                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
 macro_rules! insert_event {
     ($tx:expr, $ev:expr) => {{
         let ev: &Event = $ev;
-        sqlx::query(
-            "INSERT INTO security_events (account_id, at, kind, session_id, target_id, ip, detail, device)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(ev.account_id)
-        .bind(ev.at)
-        .bind(ev.kind)
-        .bind(ev.session_id.as_ref())
-        .bind(ev.target_id.as_ref())
-        .bind(ev.ip.as_deref())
-        .bind(ev.detail.as_deref())
-        .bind(ev.device.as_deref())
-        .execute(&mut *$tx)
-        .await?
+        sqlx::query(EVENT_INSERT_SQL)
+            .bind(ev.account_id)
+            .bind(ev.at)
+            .bind(ev.kind)
+            .bind(ev.session_id.as_ref())
+            .bind(ev.target_id.as_ref())
+            .bind(ev.ip.as_deref())
+            .bind(ev.detail.as_deref())
+            .bind(ev.device.as_deref())
+            .execute(&mut *$tx)
+            .await?
     }};
 }
 
@@ -298,6 +305,8 @@ impl Store {
                 }
             }
             let reader = SqliteReader::for_file(options.get_filename()).map(Arc::new);
+            let (hub, feed) = (crate::ssr::push::Hub::default(), Arc::new(feed::FeedState::default()));
+            let direct = SqliteWriter::for_file(options.get_filename(), hub.clone(), feed.origin).map(Arc::new);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
@@ -306,9 +315,9 @@ impl Store {
             Store {
                 backend: Backend::Sqlite(pool),
                 reader,
-                hub: Default::default(),
-                feed: Default::default(),
-                writer: Some(Default::default()),
+                hub,
+                feed,
+                writer: Some(Arc::new(Writer { direct, ..Default::default() })),
             }
         };
         Ok(store)
@@ -393,6 +402,10 @@ impl Store {
         if let Some(reader) = &self.reader {
             reader.close().await;
         }
+        if let Some(direct) = self.writer.as_ref().and_then(|w| w.direct.clone()) {
+            // It waits for a group being committed, on a blocking thread like the group's.
+            let _ = tokio::task::spawn_blocking(move || direct.close()).await;
+        }
         with_pool!(self, |pool| pool.close().await)
     }
 }
@@ -423,6 +436,7 @@ mod messages;
 mod seed;
 mod sessions;
 mod sqlite_read;
+mod sqlite_write;
 /// Raw SQL for fault injection and inspection: tests only.
 #[cfg(feature = "test-support")]
 pub mod test_hooks;
@@ -437,4 +451,5 @@ pub use feed::{FeedState, CHANNEL as FEED_CHANNEL, LISTENER_NAME as FEED_LISTENE
 pub use messages::MessageRow;
 pub use sessions::{AuthRow, NewSession, SessionRow, StreamRow, Touch};
 pub(crate) use sqlite_read::SqliteReader;
+use sqlite_write::SqliteWriter;
 pub use throttle::{Refund, ThrottleRow};

@@ -39,8 +39,7 @@ impl std::fmt::Debug for SqliteReader {
 impl SqliteReader {
     /// `None` for an in-memory database, which another connection could not see.
     pub(super) fn for_file(path: &Path) -> Option<Self> {
-        let name = path.to_string_lossy();
-        if name.is_empty() || name.starts_with(":memory:") || name.contains("mode=memory") {
+        if !Self::is_file(path) {
             return None;
         }
         Some(SqliteReader {
@@ -48,6 +47,12 @@ impl SqliteReader {
             conn: tokio::sync::Mutex::new(None),
             session_lookups: group::Queue::gathering(),
         })
+    }
+
+    /// Whether a database at `path` can be opened again by another connection (not in memory).
+    pub(super) fn is_file(path: &Path) -> bool {
+        let name = path.to_string_lossy();
+        !(name.is_empty() || name.starts_with(":memory:") || name.contains("mode=memory"))
     }
 
     fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
