@@ -149,6 +149,9 @@ macro_rules! ran_out_at {
     };
 }
 
+/// `$1`: the account whose set of sessions changed (`session_set_changed!`).
+const SESSIONS_VERSION_SQL: &str = "UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id = $1";
+
 /// The one place that records, inside the caller's transaction, that an account's set of
 /// sessions changed (a session started or ended): it moves `sessions_version`, which open
 /// session lists watch, and tells the change feed of the other processes (`feed.rs`), with this
@@ -156,9 +159,6 @@ macro_rules! ran_out_at {
 /// and end goes through here, the purge job's included; after the commit, the caller passes the
 /// accounts to [`Store::announce`] for this process's own streams. The second form evaluates to
 /// the accounts whose sessions ran out.
-/// `$1`: the account whose set of sessions changed (`session_set_changed!`).
-const SESSIONS_VERSION_SQL: &str = "UPDATE accounts SET sessions_version = sessions_version + 1 WHERE id = $1";
-
 macro_rules! session_set_changed {
     ($store:expr, $tx:expr, account = $account_id:expr) => {{
         sqlx::query(SESSIONS_VERSION_SQL)
