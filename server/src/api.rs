@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/sessions", get(sessions).delete(terminate_all))
         .route("/api/v1/sessions/{id}", delete(end_session).patch(rename_session))
         .route("/api/v1/messages", get(messages))
-        .route("/api/v1/events", get(crate::events::app_events))
+        .route(crate::events::APP_EVENTS_PATH, get(crate::events::app_events))
         .route(app::model::EVENTS_PATH, get(crate::events::page_events))
         // Tokens, accounts and session lists are personal: no cache may keep them. (The session
         // middleware, which sets this for pages and server functions, skips these paths.)

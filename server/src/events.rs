@@ -7,6 +7,7 @@
 
 use crate::error::ApiError;
 use crate::middleware::same_origin;
+use crate::serve::Takeover;
 use crate::AppState;
 use app::model::{AppError, EndReason, SessionId, StreamEnded, StreamMessage, StreamSessions};
 use app::ssr::push::{Subscription, Wake};
@@ -16,6 +17,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures_util::stream::{self, Stream, StreamExt};
 use std::convert::Infallible;
 use std::time::Duration;
@@ -27,9 +29,22 @@ pub const RETRY: Duration = Duration::from_secs(3);
 /// The hint of the streams a shutting-down server closes: reconnect (to another instance) soon.
 pub const SHUTDOWN_RETRY: Duration = Duration::from_millis(500);
 
+/// The mail app's stream.
+pub const APP_EVENTS_PATH: &str = "/api/v1/events";
+
+/// Whether a request to `path` may leave its answer's body to its connection ([`Takeover`]): the
+/// streams', which are open for hours and mostly idle.
+pub fn detaches(path: &str) -> bool {
+    path == app::model::EVENTS_PATH || path == APP_EVENTS_PATH
+}
+
 /// The pages' stream. Like the poll it never answers an error status for a missing or ended
 /// session (that would be a console error): 200, `none` or `ended`, and the stream closes.
-pub async fn page_events(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn page_events(
+    State(state): State<AppState>,
+    takeover: Option<Extension<Takeover>>,
+    headers: HeaderMap,
+) -> Response {
     // A cookie-authenticated GET that other sites must not open (it tells whether the visitor
     // is signed in, and ties up a connection): same origin only.
     if !same_origin(&headers, &state.public_origin) {
@@ -43,7 +58,7 @@ pub async fn page_events(State(state): State<AppState>, headers: HeaderMap) -> R
         None => Ok(Resolved::None),
     };
     match resolved {
-        Ok(resolved) => answer(&state, resolved).await,
+        Ok(resolved) => answer(&state, resolved, takeover).await,
         Err(err) => ApiError(err).into_response(),
     }
 }
@@ -65,7 +80,11 @@ pub async fn page_events(State(state): State<AppState>, headers: HeaderMap) -> R
               (status = 500, response = crate::openapi::Internal),
               (status = 503, response = crate::openapi::Unavailable)),
     security(("bearer" = [])))]
-pub async fn app_events(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn app_events(
+    State(state): State<AppState>,
+    takeover: Option<Extension<Takeover>>,
+    headers: HeaderMap,
+) -> Response {
     let Some(token) = crate::api::bearer_token(&headers) else {
         return ApiError(AppError::Unauthorized).into_response();
     };
@@ -73,13 +92,13 @@ pub async fn app_events(State(state): State<AppState>, headers: HeaderMap) -> Re
         Ok(resolved) => match resolved.require() {
             // What every API operation answers for a token without an active session.
             Err(err) => ApiError(err).into_response(),
-            Ok(_) => answer(&state, resolved).await,
+            Ok(_) => answer(&state, resolved, takeover).await,
         },
         Err(err) => ApiError(err).into_response(),
     }
 }
 
-async fn answer(state: &AppState, resolved: Resolved) -> Response {
+async fn answer(state: &AppState, resolved: Resolved, takeover: Option<Extension<Takeover>>) -> Response {
     let auth = &state.ctx.auth;
     let Resolved::Active(session) = resolved else {
         return last_word(match resolved {
@@ -105,7 +124,14 @@ async fn answer(state: &AppState, resolved: Resolved) -> Response {
         first: Some(first),
         done: false,
     };
-    respond(Sse::new(watch(watcher)).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
+    let res = respond(Sse::new(watch(watcher)).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")));
+    // Served by `serve_listener`, the open stream leaves hyper after its head (serve.rs: an idle
+    // stream then holds a few hundred bytes instead of hyper's buffers); served otherwise, hyper
+    // writes it all.
+    match takeover {
+        Some(Extension(takeover)) => takeover.detach(res),
+        None => res,
+    }
 }
 
 /// A stream of one event, closed after it.

@@ -13,6 +13,7 @@ pub mod events;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod serve;
 pub mod tls;
 
 use app::ssr::cookie::CookieSettings;
@@ -20,19 +21,17 @@ use app::ssr::password::PasswordHasherPool;
 use app::ssr::request::AppContext;
 use app::ssr::{AuthService, SharedClock, Store, SystemClock};
 use app::{shell, App};
-use axum::extract::{ConnectInfo, FromRef};
+use axum::extract::FromRef;
 use axum::routing::get;
 use axum::{Json, Router};
 use config::Config;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use middleware::{BodyLimits, FlashCookie, HeaderPolicy};
-use std::future::Future;
+pub use serve::serve_listener;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 use utoipa::OpenApi;
 
 /// Shared by every handler, behind one reference count: axum clones the state for every layer and
@@ -249,86 +248,6 @@ fn raise_file_limit() {
         Ok(limit) => tracing::info!(limit, "open file limit"),
         Err(err) => tracing::warn!(error = %err, "could not raise the open file limit"),
     }
-}
-
-/// Serves `router` on `listener` (HTTP/1.1, each request knowing its peer as
-/// `ConnectInfo<SocketAddr>`) until `shutdown` completes, then lets the requests in flight
-/// finish, for at most `grace`. A client must send each request's header within
-/// `header_read_timeout` (which also bounds how long a kept-alive connection may sit idle), or it
-/// is disconnected: `axum::serve` has no such limit, and a trickled header would hold a
-/// connection for ever.
-pub async fn serve_listener(
-    listener: tokio::net::TcpListener,
-    router: Site,
-    header_read_timeout: Duration,
-    shutdown: impl Future<Output = ()> + Send,
-    grace: Duration,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-) -> std::io::Result<()> {
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    accept_failed(err).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        // Pages are streamed in several writes. Without TCP_NODELAY, Nagle's algorithm holds the
-        // second write back until the client acknowledges the first, and clients delay that ACK by
-        // up to 40 ms: every signed-in page on a kept-alive connection took 44 ms (bench/results.md).
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %err, "could not set TCP_NODELAY");
-        }
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(req.map(axum::body::Body::new))
-        });
-        // A TLS handshake runs in the connection's own task, bounded like reading a header is, so
-        // a client that stalls it holds nothing but its socket. The TLS connection is boxed: its
-        // state (rustls' included) is several times a plain one's, and inline it would size every
-        // connection's task, each of 10,000 idle event streams' too (bench/results.md).
-        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
-        tokio::spawn(async move {
-            let served = match tls {
-                None => watcher.watch(http.serve_connection(TokioIo::new(tcp), service)).await,
-                Some(tls) => match tokio::time::timeout(header_read_timeout, Box::pin(tls.accept(tcp))).await {
-                    Ok(Ok(stream)) => {
-                        Box::pin(watcher.watch(http.serve_connection(TokioIo::new(stream), service))).await
-                    }
-                    Ok(Err(err)) => return tracing::debug!(error = %err, "TLS handshake failed"),
-                    Err(_) => return tracing::debug!("TLS handshake timed out"),
-                },
-            };
-            if let Err(err) = served {
-                // A header timeout, a client that went away: nothing to act on.
-                tracing::debug!(error = %err, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(?grace, "requests still in flight after the shutdown timeout: leaving them");
-    }
-    Ok(())
-}
-
-/// Like `axum::serve`: a connection that failed before it was accepted concerns only its client;
-/// anything else (out of file descriptors, say) is waited out rather than spun on.
-async fn accept_failed(err: std::io::Error) {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(err.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
-        return;
-    }
-    tracing::error!(error = %err, "accepting a connection failed");
-    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 async fn shutdown_signal() {

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::raw::RawStream;
 use common::*;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,8 +19,11 @@ fn dev_cert() -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     (dir.clone(), dir.join("cert.pem"), dir.join("key.pem"))
 }
 
-/// One request over TLS to `addr`, trusting `cert` for the name `localhost`; the whole answer.
-async fn https_get(addr: std::net::SocketAddr, cert: &std::path::Path, path: &str) -> std::io::Result<String> {
+/// A TLS connection to `addr`, trusting only `cert`, for the name `localhost`.
+async fn tls_connect(
+    addr: std::net::SocketAddr,
+    cert: &std::path::Path,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls::pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
@@ -34,19 +38,25 @@ async fn https_get(addr: std::net::SocketAddr, cert: &std::path::Path, path: &st
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = connector.connect(name, tcp).await?;
+    connector.connect(name, tcp).await
+}
+
+/// One request over TLS to `addr`, trusting `cert` for the name `localhost`; the whole answer.
+async fn https_get(addr: std::net::SocketAddr, cert: &std::path::Path, path: &str) -> std::io::Result<String> {
+    let mut tls = tls_connect(addr, cert).await?;
     tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).await?;
     let mut answer = String::new();
     tls.read_to_string(&mut answer).await?;
     Ok(answer)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_server_speaks_https_with_the_dev_certificate_and_refuses_plain_http_on_that_port() {
-    let (dir, cert, key) = dev_cert();
-    let db = TestDb::sqlite();
-    let server = TestServer::start(&db).await;
-    let acceptor = server::tls::acceptor(&cert, &key).expect("the dev certificate is usable");
+/// The production serving loop over TLS with `server`'s state, on a port of its own.
+async fn serve_tls(
+    server: &TestServer,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let acceptor = server::tls::acceptor(cert, key).expect("the dev certificate is usable");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = server::router(server.state.clone());
@@ -58,6 +68,15 @@ async fn the_server_speaks_https_with_the_dev_certificate_and_refuses_plain_http
         std::time::Duration::from_secs(1),
         Some(acceptor),
     ));
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_speaks_https_with_the_dev_certificate_and_refuses_plain_http_on_that_port() {
+    let (dir, cert, key) = dev_cert();
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let (addr, task) = serve_tls(&server, &cert, &key).await;
 
     let answer = https_get(addr, &cert, "/healthz").await.expect("an answer over TLS");
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
@@ -69,6 +88,32 @@ async fn the_server_speaks_https_with_the_dev_certificate_and_refuses_plain_http
     let mut got = Vec::new();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), plain.read_to_end(&mut got)).await;
     assert!(!String::from_utf8_lossy(&got).contains("200 OK"), "no plain answer on the TLS port");
+
+    task.abort();
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An open event stream leaves hyper after its head over TLS as over plain TCP (`server::serve`):
+/// its events still come through rustls, and the end of its session still closes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stream_over_tls_gets_its_events_and_ended_after_leaving_hyper() {
+    let (dir, cert, key) = dev_cert();
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let (addr, task) = serve_tls(&server, &cert, &key).await;
+    let mut ada = server.sign_up("Ada", "ada@example.com").await;
+    let mut phone = server.browser();
+    assert_eq!(phone.log_in("ada@example.com", PASSWORD, false).await.status, reqwest::StatusCode::OK);
+
+    let tls = tls_connect(addr, &cert).await.expect("a TLS connection");
+    let mut raw = RawStream::open(tls, "localhost", phone.cookie.as_deref().unwrap()).await;
+    assert!(raw.head.starts_with("HTTP/1.0 200 OK\r\n"), "{}", raw.head);
+    raw.read_until("event: sessions").await;
+    let id = phone.session_id().await;
+    assert_eq!(ada.call("end_session", &[("id", id.as_str())]).await.status, reqwest::StatusCode::OK);
+    raw.read_until("event: ended\ndata: {\"reason\":\"ended_by_user\"}\n\n").await;
+    raw.expect_closed().await;
 
     task.abort();
     server.stop().await;

@@ -22,6 +22,8 @@ pub const CHROME: &str =
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 pub const COOKIE_NAME: &str = "postern_session";
 
+pub mod raw;
+
 // ---- the server -----------------------------------------------------------------------------
 
 /// One running instance of the real router.
@@ -418,7 +420,7 @@ pub struct EventStream {
 
 /// How long a test waits for the next block before it fails: push is meant to be instant, this
 /// is only for a loaded machine.
-const STREAM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+pub const STREAM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl EventStream {
     /// Opens the stream `req` asks for (on a client without a total timeout: streams stay open).
