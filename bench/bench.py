@@ -1358,10 +1358,10 @@ def why_push_rss(p: dict) -> str:
     return (f"VmRSS went from {b['rss_kib'] / 1024:.1f} to {o['rss_kib'] / 1024:.1f} MiB as {p['rounds'][0]['opened']['open']:,} "
             f"streams opened, of it the heap (RssAnon) {(b['anon_kib'] or 0) / 1024:.1f} → {(o['anon_kib'] or 0) / 1024:.1f} MiB "
             f"({p['anon_per_stream_kb']} KB per stream; the sockets' kernel buffers are not in this figure). What each "
-            "stream holds in the server: a hyper HTTP/1.1 connection with its read and write buffers, a tokio task "
-            "with the connection's and the SSE body's futures (the watcher's, suspended in a select over the hub's "
-            "signal and the session's expiry timer), the keep-alive timer, and the hub's entry. How the kilobytes divide "
-            "among them this benchmark does not measure.")
+            "stream holds in the server once hyper has written its head and let go of the connection (server/src/serve.rs): "
+            "the socket and its registration, a small tokio task writing the SSE body, the body's futures (the "
+            "watcher's, suspended in a select over the hub's signal and the session's expiry timer, and the keep-alive "
+            "timer), and the hub's entry. How the kilobytes divide among them this benchmark does not measure.")
 
 
 def why_push_cpu(p: dict) -> str:
