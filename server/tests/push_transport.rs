@@ -56,18 +56,11 @@ backend_tests! {
         let mut app = server.app();
         assert_eq!(app.log_in("ada@example.com", PASSWORD, "Pixel 8").await.status, StatusCode::OK);
         let token = app.token.clone().expect("a token");
-        let mut io = connect(&server).await;
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let request = format!("GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n");
-        io.write_all(request.as_bytes()).await.unwrap();
-        let mut got = Vec::new();
-        while !String::from_utf8_lossy(&got).contains("event: sessions") {
-            let mut buf = [0u8; 1024];
-            let n = tokio::time::timeout(STREAM_PATIENCE, io.read(&mut buf)).await.expect("an answer").unwrap();
-            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-            got.extend_from_slice(&buf[..n]);
-        }
-        assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.0 200 OK\r\n"));
+        let mut raw = RawStream::ask(connect(&server).await, &request).await;
+        assert!(raw.head.starts_with("HTTP/1.0 200 OK\r\n"), "{}", raw.head);
+        assert_eq!(raw.header("transfer-encoding"), None);
+        raw.read_until("event: sessions").await;
     }
 
     async fn a_stream_whose_client_goes_away_is_let_go_at_once(db) {

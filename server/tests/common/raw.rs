@@ -14,12 +14,17 @@ pub struct RawStream<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RawStream<S> {
     /// Asks for the pages' event stream with `cookie` on `io`, and reads the answer's head.
-    pub async fn open(mut io: S, host: &str, cookie: &str) -> Self {
+    pub async fn open(io: S, host: &str, cookie: &str) -> Self {
         let request = format!(
             "GET {} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nSec-Fetch-Site: same-origin\r\n\
              Cookie: {COOKIE_NAME}={cookie}\r\n\r\n",
             app::model::EVENTS_PATH
         );
+        Self::ask(io, &request).await
+    }
+
+    /// Sends `request` on `io` and reads the answer's head.
+    pub async fn ask(mut io: S, request: &str) -> Self {
         io.write_all(request.as_bytes()).await.expect("send the request");
         let mut raw = RawStream { io, head: String::new(), body: String::new() };
         raw.read_until("\r\n\r\n").await;
