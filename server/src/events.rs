@@ -126,8 +126,7 @@ async fn answer(state: &AppState, resolved: Resolved, takeover: Option<Extension
     };
     let res = respond(Sse::new(watch(watcher)).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")));
     // Served by `serve_listener`, the open stream leaves hyper after its head (serve.rs: an idle
-    // stream then holds a few hundred bytes instead of hyper's buffers); served otherwise, hyper
-    // writes it all.
+    // stream then keeps none of hyper's buffers); served otherwise, hyper writes it all.
     match takeover {
         Some(Extension(takeover)) => takeover.detach(res),
         None => res,
