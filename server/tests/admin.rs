@@ -51,10 +51,7 @@ async fn server_now(db: &TestDb) -> TestServer {
 }
 
 async fn logged_in(server: &TestServer, remember: bool) -> Browser {
-    let mut b = server.browser();
-    let res = b.log_in("ada@example.com", PASSWORD, remember).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
-    b
+    server.logged_in("ada@example.com", PASSWORD, remember).await
 }
 
 backend_tests! {

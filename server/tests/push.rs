@@ -15,13 +15,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn logged_in(server: &TestServer, email: &str, remember: bool) -> Browser {
-    let mut b = server.browser();
-    let res = b.log_in(email, PASSWORD, remember).await;
-    assert_eq!(res.status, StatusCode::OK, "login of {email}: {}", res.text);
-    b
-}
-
 /// Opens `browser`'s stream and reads its first event, `sessions`; returns both.
 async fn open(browser: &Browser) -> (EventStream, i64) {
     let mut stream = browser.events().await;
@@ -58,26 +51,26 @@ backend_tests! {
         let mut ada = server.sign_up("Ada", "ada@example.com").await;
 
         // Ended from another device.
-        let other = logged_in(&server, "ada@example.com", false).await;
+        let other = server.logged_in("ada@example.com", PASSWORD, false).await;
         let (mut stream, _) = open(&other).await;
         let id = other.clone().session_id().await;
         assert_eq!(ada.call("end_session", &[("id", id.as_str())]).await.status, StatusCode::OK);
         expect_ended(&mut stream, "ended_by_user", "end one session").await;
 
         // "End all other sessions".
-        let other = logged_in(&server, "ada@example.com", false).await;
+        let other = server.logged_in("ada@example.com", PASSWORD, false).await;
         let (mut stream, _) = open(&other).await;
         assert_eq!(ada.call("end_other_sessions", &[]).await.status, StatusCode::OK);
         expect_ended(&mut stream, "ended_others", "end all other sessions").await;
 
         // Reset auto-login ends the remembered logins.
-        let remembered = logged_in(&server, "ada@example.com", true).await;
+        let remembered = server.logged_in("ada@example.com", PASSWORD, true).await;
         let (mut stream, _) = open(&remembered).await;
         assert_eq!(ada.call("reset_auto_login", &[("password", PASSWORD)]).await.status, StatusCode::OK);
         expect_ended(&mut stream, "auto_login_reset", "reset auto-login").await;
 
         // A password change ends the other sessions.
-        let other = logged_in(&server, "ada@example.com", false).await;
+        let other = server.logged_in("ada@example.com", PASSWORD, false).await;
         let (mut stream, _) = open(&other).await;
         assert_eq!(ada.call("change_password", &password_form()).await.status, StatusCode::OK);
         expect_ended(&mut stream, "password_changed", "password change").await;
@@ -103,7 +96,7 @@ backend_tests! {
     async fn this_wasnt_me_ends_the_reported_sessions_stream(db) {
         let server = TestServer::start(&db).await;
         let mut ada = server.sign_up("Ada", "ada@example.com").await;
-        let intruder = logged_in(&server, "ada@example.com", true).await;
+        let intruder = server.logged_in("ada@example.com", PASSWORD, true).await;
         let intruder_id = intruder.clone().session_id().await;
         let (mut stream, _) = open(&intruder).await;
         let form = [("session", intruder_id.as_str()), ("current_password", PASSWORD),
@@ -117,7 +110,7 @@ backend_tests! {
         let clock = ManualClock::new(T0);
         let server = TestServer::start_with(&db, clock.clone(), &[]).await;
         let ada = server.sign_up("Ada", "ada@example.com").await;
-        let mut watcher = logged_in(&server, "ada@example.com", false).await;
+        let mut watcher = server.logged_in("ada@example.com", PASSWORD, false).await;
         let (mut stream, _) = open(&ada).await;
         let (mut other, _) = open(&watcher).await;
         // No request, no purge job: the stream's own timer notices the deadline.
@@ -153,12 +146,12 @@ backend_tests! {
 
         // Bob's account changing says nothing on Ada's stream.
         let mut bob = server.sign_up("Bob", "bob@example.com").await;
-        let _bob_laptop = logged_in(&server, "bob@example.com", false).await;
+        let _bob_laptop = server.logged_in("bob@example.com", PASSWORD, false).await;
         assert_eq!(bob.call("end_other_sessions", &[]).await.status, StatusCode::OK);
 
         // A login to Ada's account from a new device: the list changed, and a message came. The
         // very next events are these (nothing of Bob's came before them).
-        let _laptop = logged_in(&server, "ada@example.com", false).await;
+        let _laptop = server.logged_in("ada@example.com", PASSWORD, false).await;
         assert_eq!(stream.expect("sessions").await, json!({ "sessions_version": version + 1 }));
         assert_eq!(stream.expect("message").await, json!({ "unread_messages": 1 }));
         assert_eq!(ada.status().await["sessions_version"], version + 1);
@@ -189,7 +182,7 @@ backend_tests! {
         }
 
         // An ended session: 200, `ended` with its reason, closed.
-        let mut tab = logged_in(&server, "ada@example.com", false).await;
+        let mut tab = server.logged_in("ada@example.com", PASSWORD, false).await;
         let saved = tab.clone();
         tab.call("logout", &[]).await;
         let mut stream = saved.events().await;
@@ -210,7 +203,7 @@ backend_tests! {
         assert_eq!(stream.status, StatusCode::OK);
 
         // Opening a stream is not activity: another device sees Ada's last activity unmoved.
-        let mut other = logged_in(&server, "ada@example.com", false).await;
+        let mut other = server.logged_in("ada@example.com", PASSWORD, false).await;
         let ada_id = ada.session_id().await;
         let last_active = |list: Vec<Value>| {
             list.into_iter().find(|s| s["id"] == ada_id.as_str()).expect("Ada's session")["last_active_at"].clone()
@@ -251,7 +244,7 @@ backend_tests! {
         assert_eq!(stream.status, StatusCode::OK);
         assert_eq!(stream.headers["content-type"], "text/event-stream");
         let version = stream.expect("sessions").await["sessions_version"].as_i64().unwrap();
-        let _laptop = logged_in(&server, "ada@example.com", false).await;
+        let _laptop = server.logged_in("ada@example.com", PASSWORD, false).await;
         assert_eq!(stream.expect("sessions").await, json!({ "sessions_version": version + 1 }));
         let app_id = app.session_id().await;
         assert_eq!(web.call("end_session", &[("id", app_id.as_str())]).await.status, StatusCode::OK);
@@ -278,11 +271,11 @@ backend_tests! {
         let server = TestServer::start_with(&db, ManualClock::new(T0),
             &["--header-read-timeout-secs", "1", "--body-read-timeout-secs", "1"]).await;
         let mut ada = server.sign_up("Ada", "ada@example.com").await;
-        let other = logged_in(&server, "ada@example.com", false).await;
+        let other = server.logged_in("ada@example.com", PASSWORD, false).await;
         let (mut stream, _) = open(&other).await;
         // A connection that sends nothing is closed once the header timeout passed: by then the
         // stream has been open for longer than both timeouts.
-        let idle = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://")).await.unwrap();
+        let idle = server.connect().await;
         let closed = tokio::time::timeout(Duration::from_secs(15), async {
             let mut buf = [0u8; 64];
             loop {

@@ -11,23 +11,13 @@ use common::*;
 use reqwest::StatusCode;
 use std::time::Duration;
 
-async fn logged_in(server: &TestServer, email: &str) -> Browser {
-    let mut b = server.browser();
-    assert_eq!(b.log_in(email, PASSWORD, false).await.status, StatusCode::OK);
-    b
-}
-
-async fn connect(server: &TestServer) -> tokio::net::TcpStream {
-    tokio::net::TcpStream::connect(server.base.trim_start_matches("http://")).await.expect("connect")
-}
-
 backend_tests! {
     async fn an_open_stream_is_http_1_0_with_its_events_unframed_until_the_server_closes_it(db) {
         let server = TestServer::start(&db).await;
         let mut ada = server.sign_up("Ada", "ada@example.com").await;
-        let phone = logged_in(&server, "ada@example.com").await;
+        let phone = server.logged_in("ada@example.com", PASSWORD, false).await;
         let cookie = phone.cookie.clone().expect("a session cookie");
-        let mut raw = RawStream::open(connect(&server).await, "localhost", &cookie).await;
+        let mut raw = RawStream::open(server.connect().await, "localhost", &cookie).await;
 
         assert!(raw.head.starts_with("HTTP/1.0 200 OK\r\n"), "{}", raw.head);
         assert_eq!(raw.header("content-type"), Some("text/event-stream"));
@@ -57,7 +47,7 @@ backend_tests! {
         assert_eq!(app.log_in("ada@example.com", PASSWORD, "Pixel 8").await.status, StatusCode::OK);
         let token = app.token.clone().expect("a token");
         let request = format!("GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n");
-        let mut raw = RawStream::ask(connect(&server).await, &request).await;
+        let mut raw = RawStream::ask(server.connect().await, &request).await;
         assert!(raw.head.starts_with("HTTP/1.0 200 OK\r\n"), "{}", raw.head);
         assert_eq!(raw.header("transfer-encoding"), None);
         raw.read_until("event: sessions").await;
@@ -67,7 +57,7 @@ backend_tests! {
         let server = TestServer::start(&db).await;
         let ada = server.sign_up("Ada", "ada@example.com").await;
         let cookie = ada.cookie.clone().expect("a session cookie");
-        let mut raw = RawStream::open(connect(&server).await, "localhost", &cookie).await;
+        let mut raw = RawStream::open(server.connect().await, "localhost", &cookie).await;
         raw.read_until("\n\n").await;
         assert_eq!(server.state.ctx.auth.store.hub().open_streams(), 1);
         // Gone without a word: long before the next heartbeat (25 s) could find out by writing.
@@ -82,7 +72,7 @@ backend_tests! {
         // the stream's path that gets a one-event answer (no session) leaves the connection as
         // it was, and the next request on it is answered as usual.
         let server = TestServer::start(&db).await;
-        let mut io = connect(&server).await;
+        let mut io = server.connect().await;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let ask = format!("GET {} HTTP/1.1\r\nHost: localhost\r\nSec-Fetch-Site: same-origin\r\n\r\n", app::model::EVENTS_PATH);
         io.write_all(ask.as_bytes()).await.unwrap();

@@ -33,11 +33,7 @@ fn keys(v: &Value) -> Vec<String> {
 
 /// A fresh browser (no session cookie, no device cookie), logged in to `email`.
 async fn logged_in(server: &TestServer, email: &str, password: &str) -> Browser {
-    let mut b = server.browser();
-    let res = b.log_in(email, password, false).await;
-    assert_eq!(res.status, StatusCode::OK, "login of {email}: {}", res.text);
-    assert!(b.cookie.is_some());
-    b
+    server.logged_in(email, password, false).await
 }
 
 /// A browser login through the server function with extra request headers (a `User-Agent` of

@@ -17,7 +17,7 @@ const WRONG: &str = "Not-The-Password-99";
 /// Writes `head` at once, then `trickle` one byte every half second, while reading whatever the
 /// server answers until it closes the connection; `None` if it is still open after `deadline`.
 async fn trickle(server: &TestServer, head: String, trickle: &'static [u8], deadline: Duration) -> Option<String> {
-    let stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://")).await.expect("connect");
+    let stream = server.connect().await;
     let (mut read, mut write) = stream.into_split();
     let writer = tokio::spawn(async move {
         write.write_all(head.as_bytes()).await?;

@@ -113,6 +113,20 @@ impl TestServer {
         assert!(b.cookie.is_some());
         b
     }
+
+    /// A fresh browser (no session cookie, no device cookie), logged in to `email`.
+    pub async fn logged_in(&self, email: &str, password: &str, remember: bool) -> Browser {
+        let mut b = self.browser();
+        let res = b.log_in(email, password, remember).await;
+        assert_eq!(res.status, StatusCode::OK, "login of {email}: {}", res.text);
+        assert!(b.cookie.is_some());
+        b
+    }
+
+    /// A plain TCP connection to the server, for tests that write and read the wire themselves.
+    pub async fn connect(&self) -> tokio::net::TcpStream {
+        tokio::net::TcpStream::connect(self.base.trim_start_matches("http://")).await.expect("connect")
+    }
 }
 
 /// An HTTP client for a server that is not a [`TestServer`] (a separate process, say).
