@@ -64,7 +64,7 @@ where
             .then(|| (req.method().clone(), req.uri().path().to_owned(), Instant::now()));
         let non_page = is_non_page(req.uri().path());
         let inner = span.in_scope(|| self.inner.call(req));
-        EssentialsFuture { inner, span, id, logged, non_page, policy: self.policy.clone() }
+        EssentialsFuture { inner, span, id, logged, non_page, headers: self.policy.headers }
     }
 }
 
@@ -74,7 +74,8 @@ pub struct EssentialsFuture<F> {
     id: HeaderValue,
     logged: Option<(Method, String, Instant)>,
     non_page: bool,
-    policy: Arc<Essentials>,
+    // A copy, not the shared policy: no reference count for two workers to pass to and fro.
+    headers: HeaderPolicy,
 }
 
 impl<F> Future for EssentialsFuture<F>
@@ -95,7 +96,7 @@ where
             let micros = started.elapsed().as_micros() as u64;
             this.span.in_scope(|| tracing::debug!(%method, %path, status = res.status().as_u16(), micros, "request"));
         }
-        add_response_headers(this.policy.headers, &mut res);
+        add_response_headers(this.headers, &mut res);
         let id = std::mem::replace(&mut this.id, HeaderValue::from_static(""));
         res.headers_mut().insert(HEADER.clone(), id);
         Poll::Ready(Ok(res))

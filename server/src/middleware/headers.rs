@@ -15,6 +15,10 @@ pub struct HeaderPolicy {
 /// within seconds.
 const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
+/// How many headers [`add_response_headers`] and the request id add to an answer at most: an answer
+/// made with room for them and its own never has its header map grown on the way out.
+pub const ADDED_HEADERS: usize = 7;
+
 /// Headers every answer carries (ASVS V3.4), and a `Retry-After` on every 429 and 503: the one
 /// place for them, called by the outermost layer (`essentials`), so that no answer (a body-limit
 /// refusal, a framework error, `/readyz`) misses them. Every value is a constant.
@@ -25,8 +29,8 @@ pub fn add_response_headers(policy: HeaderPolicy, res: &mut Response) {
         _ => None,
     };
     let h = res.headers_mut();
-    // Room for all of them and the request id at once: one allocation, not a grow on the way.
-    h.reserve(7);
+    // Room for all of them and the request id at once: one grow at most, not one on the way.
+    h.reserve(ADDED_HEADERS);
     if let Some(secs) = retry {
         h.entry(header::RETRY_AFTER).or_insert_with(|| HeaderValue::from(secs));
     }

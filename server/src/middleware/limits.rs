@@ -92,12 +92,16 @@ pub fn is_non_page(path: &str) -> bool {
 /// their status (and their `Allow`, `Retry-After`) kept. Called by the outermost layer
 /// (`essentials`), with whether the request's path is not a page's ([`is_non_page`]).
 pub fn non_page_error_as_json(non_page: bool, res: Response) -> Response {
+    // The status first: nearly every answer is not an error, and then its headers need no look.
+    if !non_page || !(res.status().is_client_error() || res.status().is_server_error()) {
+        return res;
+    }
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !non_page || is_json || !(res.status().is_client_error() || res.status().is_server_error()) {
+    if is_json {
         return res;
     }
     let (code, message) = match res.status() {
