@@ -10,6 +10,7 @@ pub mod config;
 pub mod dbsc;
 pub mod error;
 pub mod events;
+pub mod header_timer;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

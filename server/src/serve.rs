@@ -9,13 +9,14 @@
 //! stream's body goes on in a task that holds the socket and the stream's own state only
 //! (README, "Instant push").
 
+use crate::header_timer::ConnectionTimer;
 use crate::Site;
 use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::ConnectInfo;
 use axum::response::Response;
 use futures_util::StreamExt;
 use http::{header, Version};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -72,7 +73,7 @@ pub async fn serve_listener(
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    http.header_read_timeout(header_read_timeout);
     // Every connection holds a receiver: the shutdown is the send, and it is over when all are
     // dropped (connections and detached answers alike).
     let (closing, _) = watch::channel(());
@@ -108,7 +109,9 @@ pub async fn serve_listener(
         // a client that stalls it holds nothing but its socket. The TLS connection is boxed: its
         // state (rustls' included) is several times a plain one's, and inline it would size every
         // connection's task (bench/results.md).
-        let (http, closing, tls) = (http.clone(), closing.subscribe(), tls.clone());
+        let (mut http, closing, tls) = (http.clone(), closing.subscribe(), tls.clone());
+        // A timer of its own: the sleeps of a connection's requests share one (`header_timer`).
+        http.timer(ConnectionTimer::default());
         tokio::spawn(async move {
             match tls {
                 None => serve_connection(&http, tcp, service, takeover, closing).await,

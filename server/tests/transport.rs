@@ -6,6 +6,7 @@
 mod common;
 
 use app::ssr::ManualClock;
+use common::raw::RawStream;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -50,6 +51,28 @@ backend_tests! {
         assert!(!answer.contains(" 200 "), "{answer}");
         // The timeout does not cut off a client that sends its header at once.
         assert_eq!(server.browser().get("/healthz").await.status, StatusCode::OK);
+    }
+
+    async fn the_header_timeout_holds_for_each_request_of_a_kept_alive_connection(db) {
+        // One timer per connection, moved as its requests come (`header_timer`): it must neither
+        // cut off a connection whose requests each come at once, however long it lives…
+        let server = TestServer::start_with(&db, ManualClock::new(T0), &["--header-read-timeout-secs", "1"]).await;
+        let mut io = server.connect().await;
+        for _ in 0..6 {
+            let mut raw = RawStream::ask(io, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await;
+            assert!(raw.head.starts_with("HTTP/1.1 200"), "{}", raw.head);
+            raw.read_until("ok").await;
+            io = raw.into_inner();
+            // The client pausing between its requests, a third of the timeout each time: 1.8 s in all.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let raw = RawStream::ask(io, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await;
+        assert!(raw.head.starts_with("HTTP/1.1 200"), "{}", raw.head);
+        // …nor spare the trickled header of a request that follows an answered one.
+        let head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+        let answer = trickle(&server, head.to_string(), b"X-Slow: aaaaaaaaaaaaaaaaaaaa\r\n", Duration::from_secs(15)).await;
+        let answer = answer.expect("the connection is closed within the timeout, not held open");
+        assert_eq!(answer.matches("HTTP/1.1 200").count(), 1, "the first request answered, the second cut off: {answer}");
     }
 
     async fn a_trickled_body_gets_408_with_json_and_the_security_headers(db) {
