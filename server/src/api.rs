@@ -40,12 +40,21 @@ pub fn routes() -> Router<AppState> {
 
 /// What no page, session lookup or body is needed for, and what is asked most often: the health
 /// checks and the page poll (which reads its own cookie). `router` serves them in front of the
-/// pages' layers; each says `no-store` itself, without a layer of its own.
+/// pages' layers; each says `no-store` itself, without a layer of its own. None reads the client's
+/// address, so their requests are not given it ([`is_lean`]).
 pub fn lean_routes() -> Router<AppState> {
     Router::new()
         .route(app::model::STATUS_PATH, get(status))
-        .route("/healthz", get(|| async { no_store(PLAIN_TEXT, "ok") }))
-        .route("/readyz", get(ready))
+        .route(HEALTHZ_PATH, get(|| async { no_store(PLAIN_TEXT, "ok") }))
+        .route(READYZ_PATH, get(ready))
+}
+
+const HEALTHZ_PATH: &str = "/healthz";
+const READYZ_PATH: &str = "/readyz";
+
+/// Whether `path` is one of [`lean_routes`].
+pub fn is_lean(path: &str) -> bool {
+    [app::model::STATUS_PATH, HEALTHZ_PATH, READYZ_PATH].contains(&path)
 }
 
 /// The login of the mail app. Lengths count Unicode characters (code points). Unknown

@@ -138,7 +138,11 @@ pub fn router(state: AppState) -> Site {
     let (body_limits, header_policy) = (state.body_limits, state.header_policy);
     let flash = FlashCookie { secure: state.ctx.cookie.secure };
     let timed = state.metrics.is_some();
-    let essentials = middleware::Essentials { trusted_proxies: state.trusted_proxies.clone(), headers: header_policy };
+    let essentials = middleware::Essentials {
+        trusted_proxies: state.trusted_proxies.clone(),
+        headers: header_policy,
+        peerless: api::is_lean,
+    };
     let pages = Router::new()
         .leptos_routes_with_context(
             &state,

@@ -58,8 +58,8 @@ impl Takeover {
     }
 }
 
-/// Serves `router` on `listener` (HTTP/1.1, each request knowing its peer as
-/// `ConnectInfo<SocketAddr>`) until `shutdown` completes, then lets the requests in flight
+/// Serves `router` on `listener` (HTTP/1.1, each request whose handler may read its peer's
+/// address knowing it as `ConnectInfo<SocketAddr>`: [`crate::Site::wants_peer`]) until `shutdown` completes, then lets the requests in flight
 /// finish, for at most `grace`. A client must send each request's header within
 /// `header_read_timeout` (which also bounds how long a kept-alive connection may sit idle), or it
 /// is disconnected: `axum::serve` has no such limit, and a trickled header would hold a
@@ -99,7 +99,9 @@ pub async fn serve_listener(
         let takeover = Takeover::default();
         let slot = takeover.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
+            if router.wants_peer(req.uri().path()) {
+                req.extensions_mut().insert(ConnectInfo(peer));
+            }
             if crate::events::detaches(req.uri().path()) {
                 req.extensions_mut().insert(slot.clone());
             }
