@@ -1331,8 +1331,9 @@ def why_bare(c: Ctx) -> str:
         f"A bare axum hello answered {bare['rps']:,.0f} req/s in this run ({us_per_request(bare):.1f} µs of the machine per "
         f"request), /healthz {hz['rps']:,.0f} ({us_per_request(hz):.1f} µs) and the poll {poll['rps']:,.0f} "
         f"({us_per_request(poll):.1f} µs). Both of ours pass one service around the router (request id, its log "
-        "span, the security headers, the JSON error shape), carry the client's address to the handlers, and have "
-        "hyper's header read timeout (a timer per request), which the bare hello has not; the poll adds its cookie, a "
+        "span, the security headers, the JSON error shape), answer with those headers (about 250 bytes more for the "
+        "load generator to read), and have a header read timeout (one timer per connection), which the bare hello "
+        "has not; the poll adds its cookie, a "
         "SHA-256 of the token and an indexed SQLite lookup, read in groups (the lookups that arrive together share "
         "one read transaction, whose begin and end cost more than the lookup). Where the instructions go (callgrind, "
         "which counts them the same on a busy machine) is in the README, *What every request costs*." + c.disturbed())

@@ -64,63 +64,66 @@ impl Sleep for SharedSleep {}
 
 #[cfg(test)]
 mod tests {
+    // Real time (tokio's paused clock would put its test feature into the benchmark's build):
+    // each test checks that a sleep ends no earlier than its deadline, and waits generously for
+    // it to end at all.
     use super::*;
     use std::future::poll_fn;
-    use tokio::time::{advance, Instant as TokioInstant};
 
-    fn after(timer: &ConnectionTimer, millis: u64) -> Pin<Box<dyn Sleep>> {
-        timer.sleep_until((TokioInstant::now() + Duration::from_millis(millis)).into_std())
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    fn after(timer: &ConnectionTimer, millis: u64) -> (Pin<Box<dyn Sleep>>, Instant) {
+        let deadline = Instant::now() + Duration::from_millis(millis);
+        (timer.sleep_until(deadline), deadline)
     }
 
-    /// Whether `sleep` has ended, polled once.
+    /// Whether `sleep` has ended, polled once (which also sets the connection's timer).
     async fn ended(sleep: &mut Pin<Box<dyn Sleep>>) -> bool {
         poll_fn(|cx| Poll::Ready(sleep.as_mut().poll(cx).is_ready())).await
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_sleep_ends_at_its_deadline_and_not_before() {
-        let timer = ConnectionTimer::default();
-        let mut sleep = after(&timer, 10_000);
-        assert!(!ended(&mut sleep).await);
-        advance(Duration::from_millis(9_990)).await;
-        assert!(!ended(&mut sleep).await);
-        tokio::time::timeout(Duration::from_millis(20), &mut sleep).await.expect("ended at its deadline");
+    /// Waits for `sleep` to end, and checks that it did not end before `deadline`.
+    async fn ends_at(sleep: &mut Pin<Box<dyn Sleep>>, deadline: Instant) {
+        tokio::time::timeout(PATIENCE, sleep).await.expect("the sleep ended");
+        assert!(Instant::now() >= deadline, "ended {:?} before its deadline", deadline - Instant::now());
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
+    async fn a_sleep_ends_at_its_deadline() {
+        let timer = ConnectionTimer::default();
+        let (mut sleep, deadline) = after(&timer, 200);
+        ends_at(&mut sleep, deadline).await;
+    }
+
+    #[tokio::test]
     async fn a_later_sleep_outlives_the_timer_set_for_an_earlier_one() {
         let timer = ConnectionTimer::default();
-        // The first request's head came in at once: its sleep was polled, then dropped.
-        let mut first = after(&timer, 10_000);
+        // The first request's head came in before its sleep was due: polled once, then dropped.
+        let (mut first, _) = after(&timer, 100);
         assert!(!ended(&mut first).await);
         drop(first);
-        advance(Duration::from_millis(5_000)).await;
-        // The next one waits from 5 s on: due at 15 s, not at the 10 s the timer was set for.
-        let mut second = after(&timer, 10_000);
-        assert!(!ended(&mut second).await);
-        advance(Duration::from_millis(5_010)).await;
-        assert!(!ended(&mut second).await, "ended when the first sleep would have");
-        assert!(tokio::time::timeout(Duration::from_millis(4_900), &mut second).await.is_err());
-        tokio::time::timeout(Duration::from_millis(200), &mut second).await.expect("ended at its own deadline");
+        // The next one is due later than the timer is set for.
+        let (mut second, deadline) = after(&timer, 400);
+        ends_at(&mut second, deadline).await;
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn an_earlier_sleep_moves_the_timer_back() {
         let timer = ConnectionTimer::default();
-        let mut late = after(&timer, 30_000);
+        let (mut late, _) = after(&timer, 60_000);
         assert!(!ended(&mut late).await);
         drop(late);
-        let mut early = after(&timer, 1_000);
-        tokio::time::timeout(Duration::from_millis(1_010), &mut early).await.expect("not held to the later deadline");
+        let (mut early, deadline) = after(&timer, 100);
+        ends_at(&mut early, deadline).await;
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn connections_do_not_share_a_timer() {
         let (a, b) = (ConnectionTimer::default(), ConnectionTimer::default());
-        let mut short = after(&a, 1_000);
-        let mut long = after(&b, 60_000);
+        let (mut long, _) = after(&b, 60_000);
         assert!(!ended(&mut long).await);
-        tokio::time::timeout(Duration::from_millis(1_010), &mut short).await.expect("the short one ended");
+        let (mut short, deadline) = after(&a, 100);
+        ends_at(&mut short, deadline).await;
         assert!(!ended(&mut long).await);
     }
 }
