@@ -12,7 +12,6 @@
 use crate::header_timer::ConnectionTimer;
 use crate::Site;
 use axum::body::{Body, BodyDataStream, Bytes};
-use axum::extract::ConnectInfo;
 use axum::response::Response;
 use futures_util::StreamExt;
 use http::{header, Version};
@@ -59,7 +58,7 @@ impl Takeover {
 }
 
 /// Serves `router` on `listener` (HTTP/1.1, each request whose handler may read its peer's
-/// address knowing it as `ConnectInfo<SocketAddr>`: [`crate::Site::wants_peer`]) until `shutdown` completes, then lets the requests in flight
+/// address knowing it as `ConnectInfo<SocketAddr>`: `WithEssentials::for_peer`) until `shutdown` completes, then lets the requests in flight
 /// finish, for at most `grace`. A client must send each request's header within
 /// `header_read_timeout` (which also bounds how long a kept-alive connection may sit idle), or it
 /// is disconnected: `axum::serve` has no such limit, and a trickled header would hold a
@@ -95,13 +94,10 @@ pub async fn serve_listener(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(error = %err, "could not set TCP_NODELAY");
         }
-        let router = router.clone();
+        let router = router.for_peer(peer);
         let takeover = Takeover::default();
         let slot = takeover.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            if router.wants_peer(req.uri().path()) {
-                req.extensions_mut().insert(ConnectInfo(peer));
-            }
             if crate::events::detaches(req.uri().path()) {
                 req.extensions_mut().insert(slot.clone());
             }

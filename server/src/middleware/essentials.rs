@@ -10,12 +10,12 @@
 use super::headers::{add_response_headers, HeaderPolicy};
 use super::limits::{is_non_page, non_page_error_as_json};
 use super::request_id::{request_id_for, HEADER};
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -32,17 +32,18 @@ pub struct Essentials {
 
 impl Essentials {
     pub fn around<S>(self, inner: S) -> WithEssentials<S> {
-        WithEssentials { policy: Arc::new(self), inner }
+        WithEssentials { policy: Arc::new(self), inner, peer: None }
     }
 }
 
-impl<S> WithEssentials<S> {
-    /// Whether a request for `path` needs its peer's address (`ConnectInfo`): unless its handler
-    /// never reads it and no proxy is trusted (whose request id would be kept). Each extension
-    /// costs: the fourth (after axum's three) makes the request's map grow, about 700
-    /// instructions on a request of 16,000 (README, "What every request costs").
-    pub fn wants_peer(&self, path: &str) -> bool {
-        !self.policy.trusted_proxies.is_empty() || !(self.policy.peerless)(path)
+impl<S: Clone> WithEssentials<S> {
+    /// This service for the requests of one connection, from `peer`. The request id's trust check
+    /// reads the address from here, and only the requests whose handlers may read it get it as
+    /// `ConnectInfo`: not the lean routes (health checks, the poll). An extension more than
+    /// axum's three makes a request's map grow, about 700 instructions of a request of 16,000
+    /// (README, "What every request costs").
+    pub fn for_peer(&self, peer: SocketAddr) -> Self {
+        WithEssentials { policy: self.policy.clone(), inner: self.inner.clone(), peer: Some(peer) }
     }
 }
 
@@ -51,6 +52,9 @@ impl<S> WithEssentials<S> {
 pub struct WithEssentials<S> {
     policy: Arc<Essentials>,
     inner: S,
+    /// The connection's peer ([`WithEssentials::for_peer`]); without it (tests calling the router
+    /// directly), whatever `ConnectInfo` the request brings.
+    peer: Option<SocketAddr>,
 }
 
 impl<S> Service<Request> for WithEssentials<S>
@@ -66,8 +70,12 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
-        let id = request_id_for(&self.policy.trusted_proxies, &req);
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let peer = self.peer.or_else(|| req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0));
+        let id = request_id_for(&self.policy.trusted_proxies, peer, req.headers());
+        if let Some(peer) = self.peer.filter(|_| !(self.policy.peerless)(req.uri().path())) {
+            req.extensions_mut().insert(ConnectInfo(peer));
+        }
         let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default());
         // The access line: method, path, status, time. Never headers (no `Cookie`, no
         // `Authorization`), never the query string, never a body; nothing at all is formatted when
@@ -118,26 +126,57 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
 
-    fn around_nothing(trusted: &[&str]) -> WithEssentials<()> {
+    /// The essentials around a service that says whether its request came with the peer's address.
+    fn around_a_probe(
+        trusted: &[&str],
+    ) -> WithEssentials<impl Service<Request, Response = Response, Error = Infallible, Future: Unpin> + Clone> {
+        let probe = tower::service_fn(|req: Request| {
+            let has = req.extensions().get::<ConnectInfo<SocketAddr>>().is_some();
+            std::future::ready(Ok::<_, Infallible>(Response::new(Body::from(if has { "peer" } else { "none" }))))
+        });
         Essentials {
             trusted_proxies: Arc::new(trusted.iter().map(|ip| ip.parse().unwrap()).collect()),
             headers: HeaderPolicy { hsts: false, throttled_retry_secs: 1 },
             peerless: crate::api::is_lean,
         }
-        .around(())
+        .around(probe)
     }
 
-    #[test]
-    fn requests_get_the_peer_address_where_something_reads_it() {
-        let direct = around_nothing(&[]);
+    async fn ask(
+        service: &WithEssentials<impl Service<Request, Response = Response, Error = Infallible, Future: Unpin> + Clone>,
+        path: &str,
+        id: Option<&str>,
+    ) -> (String, String) {
+        let mut req = Request::builder().uri(path);
+        if let Some(id) = id {
+            req = req.header("x-request-id", id);
+        }
+        let res = tower::ServiceExt::oneshot(service.clone(), req.body(Body::empty()).unwrap()).await.unwrap();
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+        let body = axum::body::to_bytes(res.into_body(), 64).await.unwrap();
+        (String::from_utf8(body.to_vec()).unwrap(), id)
+    }
+
+    #[tokio::test]
+    async fn only_requests_whose_handlers_read_the_address_get_it() {
+        let connection = around_a_probe(&[]).for_peer("198.51.100.7:4000".parse().unwrap());
         for lean in ["/healthz", "/readyz", app::model::STATUS_PATH] {
-            assert!(!direct.wants_peer(lean), "{lean}");
+            assert_eq!(ask(&connection, lean, None).await.0, "none", "{lean}");
         }
         for other in ["/", "/settings/sessions", "/api/v1/login", "/api/v1/sessions", "/healthz/x", "/healthz2"] {
-            assert!(direct.wants_peer(other), "{other}");
+            assert_eq!(ask(&connection, other, None).await.0, "peer", "{other}");
         }
-        // Behind a trusted proxy every request may carry its request id.
-        assert!(around_nothing(&["10.0.0.1"]).wants_peer("/healthz"));
+    }
+
+    #[tokio::test]
+    async fn a_trusted_proxy_names_the_request_id_of_a_lean_route_too() {
+        let proxy = around_a_probe(&["10.0.0.1"]);
+        let (_, kept) = ask(&proxy.for_peer("10.0.0.1:4000".parse().unwrap()), "/healthz", Some("lb-7f3a.42_x")).await;
+        assert_eq!(kept, "lb-7f3a.42_x");
+        let (_, made) =
+            ask(&proxy.for_peer("198.51.100.7:4000".parse().unwrap()), "/healthz", Some("lb-7f3a.42_x")).await;
+        assert_ne!(made, "lb-7f3a.42_x", "a client that is not the proxy");
     }
 }

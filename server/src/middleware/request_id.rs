@@ -3,8 +3,7 @@
 //! 64 of `[A-Za-z0-9._-]`), so that its logs and ours can be joined; anything else gets a new one.
 
 use super::client_ip::{canonical_ip, is_trusted};
-use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
 
@@ -15,16 +14,12 @@ pub fn is_plain(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// The id of this request, as the header value it is sent back in: a trusted proxy's plain one,
-/// or a new random one.
-pub fn request_id_for(trusted: &[IpAddr], req: &Request) -> HeaderValue {
+/// The id of a request from `peer` with `headers`, as the header value it is sent back in: a
+/// trusted proxy's plain one, or a new one.
+pub fn request_id_for(trusted: &[IpAddr], peer: Option<SocketAddr>, headers: &HeaderMap) -> HeaderValue {
     // The sender first: most servers trust no proxy, and then no request's headers need a look.
-    let from_trusted = !trusted.is_empty()
-        && req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_some_and(|c| is_trusted(canonical_ip(c.0.ip()), trusted));
-    let offered = from_trusted.then(|| req.headers().get(&HEADER)).flatten();
+    let from_trusted = !trusted.is_empty() && peer.is_some_and(|p| is_trusted(canonical_ip(p.ip()), trusted));
+    let offered = from_trusted.then(|| headers.get(&HEADER)).flatten();
     offered.filter(|id| id.to_str().is_ok_and(is_plain)).cloned().unwrap_or_else(new_id)
 }
 
@@ -68,21 +63,20 @@ mod tests {
         assert!(!ids.contains(&other));
     }
 
-    fn request(peer: &str, offered: Option<&str>) -> Request {
-        let mut req = Request::new(axum::body::Body::empty());
-        req.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+    fn ask(trusted: &[IpAddr], peer: &str, offered: Option<&str>) -> HeaderValue {
+        let mut headers = HeaderMap::new();
         if let Some(id) = offered {
-            req.headers_mut().insert(&HEADER, HeaderValue::from_str(id).unwrap());
+            headers.insert(&HEADER, HeaderValue::from_str(id).unwrap());
         }
-        req
+        request_id_for(trusted, Some(peer.parse().unwrap()), &headers)
     }
 
     #[test]
     fn only_a_trusted_proxy_names_the_id() {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let kept = request_id_for(&[proxy], &request("10.0.0.1:4000", Some("lb-7f3a.42_x")));
+        let kept = ask(&[proxy], "10.0.0.1:4000", Some("lb-7f3a.42_x"));
         assert_eq!(kept, "lb-7f3a.42_x");
-        let mapped = request_id_for(&[proxy], &request("[::ffff:10.0.0.1]:4000", Some("lb-1")));
+        let mapped = ask(&[proxy], "[::ffff:10.0.0.1]:4000", Some("lb-1"));
         assert_eq!(mapped, "lb-1", "an IPv4 proxy on a dual-stack socket");
         for (trusted, peer, offered) in [
             (&[proxy][..], "198.51.100.1:4000", Some("lb-7f3a.42_x")),
@@ -90,7 +84,7 @@ mod tests {
             (&[proxy][..], "10.0.0.1:4000", Some("a b;<c>")),
             (&[proxy][..], "10.0.0.1:4000", None),
         ] {
-            let id = request_id_for(trusted, &request(peer, offered));
+            let id = ask(trusted, peer, offered);
             assert!(Some(id.to_str().unwrap()) != offered && id.len() >= 19, "{peer} {offered:?}: {id:?}");
         }
     }
