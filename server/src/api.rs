@@ -338,10 +338,11 @@ pub async fn messages(State(state): State<AppState>, caller: Bearer) -> Result<J
 }
 
 /// The page poll: always 200 with the session's state, never counted as activity.
-pub async fn status(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    let token = state.ctx.cookie.token_in(&headers);
-    let bound = state.ctx.cookie.bound_in(&headers);
-    match state.ctx.auth.status(token.as_deref(), bound.as_deref()).await {
+/// It takes the request rather than a copy of its headers (axum's `HeaderMap` extractor clones
+/// them all): it is the request asked most often.
+pub async fn status(State(state): State<AppState>, req: Request) -> Response {
+    let cookies = state.ctx.cookie.session_cookies_in(req.headers());
+    match state.ctx.auth.status(cookies.token.as_deref(), cookies.bound.as_deref()).await {
         Ok(status) => match serde_json::to_vec(&status) {
             Ok(json) => no_store(HeaderValue::from_static("application/json"), json),
             Err(err) => {

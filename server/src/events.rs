@@ -51,10 +51,9 @@ pub async fn page_events(
         tracing::warn!("cross-site event stream refused");
         return ApiError(AppError::Forbidden).into_response();
     }
-    let token = state.ctx.cookie.token_in(&headers);
-    let bound = state.ctx.cookie.bound_in(&headers);
-    let resolved = match token {
-        Some(token) => state.ctx.auth.authenticate_browser(&token, bound.as_deref(), false).await,
+    let cookies = state.ctx.cookie.session_cookies_in(&headers);
+    let resolved = match cookies.token {
+        Some(token) => state.ctx.auth.authenticate_browser(&token, cookies.bound.as_deref(), false).await,
         None => Ok(Resolved::None),
     };
     match resolved {

@@ -17,6 +17,14 @@ fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// What [`CookieSettings::session_cookies_in`] found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionCookies {
+    pub token: Option<String>,
+    /// The short-lived cookie of a device-bound session.
+    pub bound: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct CookieSettings {
     pub secure: bool,
@@ -108,14 +116,30 @@ impl CookieSettings {
         format!("{}={value}; {}; Max-Age={max_age_secs}", self.bound_name(), self.bound_attributes())
     }
 
-    /// The bound cookie among a request's headers, if any.
-    pub fn bound_in(&self, headers: &http::HeaderMap) -> Option<String> {
-        cookies(headers).find_map(|h| cookie_value(h, self.bound_name()).map(str::to_owned))
-    }
-
-    /// The session token among a request's headers (every `Cookie` header), if any.
-    pub fn token_in(&self, headers: &http::HeaderMap) -> Option<String> {
-        cookies(headers).find_map(|h| self.token_from_header(h).map(str::to_owned))
+    /// The session token and the bound cookie among a request's headers (every `Cookie` header),
+    /// read in one pass: every page, stream and poll asks for both. For each, the first `Cookie`
+    /// header that names it with a value wins, and within a header its first pair.
+    pub fn session_cookies_in(&self, headers: &http::HeaderMap) -> SessionCookies {
+        let (token_name, bound_name) = (self.name(), self.bound_name());
+        let mut found = SessionCookies::default();
+        for header in cookies(headers) {
+            let (mut token_named, mut bound_named) = (false, false);
+            for (name, value) in header.split(';').filter_map(|pair| pair.trim().split_once('=')) {
+                let (slot, named) = match name {
+                    n if n == token_name => (&mut found.token, &mut token_named),
+                    n if n == bound_name => (&mut found.bound, &mut bound_named),
+                    _ => continue,
+                };
+                let value = value.trim();
+                if !std::mem::replace(named, true) && slot.is_none() && !value.is_empty() {
+                    *slot = Some(value.to_owned());
+                }
+            }
+            if found.token.is_some() && found.bound.is_some() {
+                break;
+            }
+        }
+        found
     }
 
     /// The device id among a request's headers, if any.
@@ -127,6 +151,29 @@ impl CookieSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_session_cookies_are_read_in_one_pass_with_the_first_named_value_winning() {
+        let plain = CookieSettings { secure: false };
+        let read = |cookies: &[&str]| {
+            let mut headers = http::HeaderMap::new();
+            for c in cookies {
+                headers.append(http::header::COOKIE, c.parse().unwrap());
+            }
+            let found = plain.session_cookies_in(&headers);
+            (found.token, found.bound)
+        };
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(read(&[]), (None, None));
+        assert_eq!(read(&["a=1; postern_session=tok ; postern_bound=b1"]), (some("tok"), some("b1")));
+        assert_eq!(read(&["postern_bound=b1", "postern_session=tok"]), (some("tok"), some("b1")), "across headers");
+        assert_eq!(read(&["postern_session=first; postern_session=second"]), (some("first"), None));
+        // An empty value: that header names none, a later header may.
+        assert_eq!(read(&["postern_session=; postern_session=x", "postern_session=y"]), (some("y"), None));
+        assert_eq!(read(&["postern_session=a", "postern_session=b"]), (some("a"), None));
+        assert_eq!(read(&["__Host-postern_session=tok; xpostern_session=no"]), (None, None), "names match whole");
+        assert_eq!(read(&["postern_session"]), (None, None));
+    }
 
     #[test]
     fn the_device_cookie_lives_a_year_and_is_host_prefixed_over_https() {

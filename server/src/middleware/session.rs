@@ -38,10 +38,9 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
     }
 
     let client = client_info(&req, &state.trusted_proxies);
-    let token = state.ctx.cookie.token_in(req.headers());
-    let bound = state.ctx.cookie.bound_in(req.headers());
-    let resolved = match token {
-        Some(token) => match state.ctx.auth.authenticate_browser(&token, bound.as_deref(), true).await {
+    let cookies = state.ctx.cookie.session_cookies_in(req.headers());
+    let resolved = match cookies.token {
+        Some(token) => match state.ctx.auth.authenticate_browser(&token, cookies.bound.as_deref(), true).await {
             Ok(resolved) => resolved,
             // JSON with the error's status (503); `headers::add_response_headers` adds `Retry-After`.
             Err(err) => return ApiError(err).into_response(),
