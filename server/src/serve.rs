@@ -58,8 +58,8 @@ impl Takeover {
 }
 
 /// Serves `router` on `listener` (HTTP/1.1, each request whose handler may read its peer's
-/// address knowing it as `ConnectInfo<SocketAddr>`: `WithEssentials::for_peer`) until `shutdown` completes, then lets the requests in flight
-/// finish, for at most `grace`. A client must send each request's header within
+/// address knowing it as `ConnectInfo<SocketAddr>`: `WithEssentials::for_peer`) until `shutdown`
+/// completes, then lets the requests in flight finish, for at most `grace`. A client must send each request's header within
 /// `header_read_timeout` (which also bounds how long a kept-alive connection may sit idle), or it
 /// is disconnected: `axum::serve` has no such limit, and a trickled header would hold a
 /// connection for ever.

@@ -24,19 +24,7 @@ pub fn new_token() -> String {
 
 /// A new public session id, for the UI and API.
 pub fn new_session_id() -> crate::model::SessionId {
-    crate::model::SessionId(new_id_in(&mut [0; ID_CHARS]).to_owned())
-}
-
-/// Length of an id of [`ID_BYTES`] random bytes in URL-safe base64 without padding.
-pub const ID_CHARS: usize = (ID_BYTES * 4).div_ceil(3);
-
-/// A new random id like a session id's, written into `out` rather than a new string: for the
-/// request id every request gets, where an allocation of its own shows (bench/results.md).
-pub fn new_id_in(out: &mut [u8; ID_CHARS]) -> &str {
-    let mut bytes = [0u8; ID_BYTES];
-    rand::rng().fill_bytes(&mut bytes);
-    let written = URL_SAFE_NO_PAD.encode_slice(bytes, out).expect("ID_CHARS characters hold ID_BYTES bytes");
-    std::str::from_utf8(&out[..written]).expect("base64 is ASCII")
+    crate::model::SessionId(random_b64(ID_BYTES))
 }
 
 /// What the database stores in place of the token.
